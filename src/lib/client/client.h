@@ -1,0 +1,26 @@
+/* The nanocld API client (libcurl; CURLOPT_UNIX_SOCKET_PATH for unix://).
+ * Used by the nanocl CLI; everything it does goes through the API. */
+#pragma once
+
+#include <jansson.h>
+
+#include "base/err.h"
+
+#define NC_CLIENT_MAX_RESPONSE (64u * 1024 * 1024)
+
+struct nc_client;
+
+/* `host`: "unix:///path.sock" or "tcp://HOST:PORT" (NC_ERR_INVALID when malformed). */
+int nc_client_new(const char *host, struct nc_client **out, struct nc_err *err);
+void nc_client_free(struct nc_client *c);
+const char *nc_client_host(const struct nc_client *c);
+
+/* Sends `method path` with `body` (may be NULL) and waits for the answer.
+ * 2xx: returns the status; *out is the JSON body (NULL when empty), or NULL if
+ *      out is NULL.
+ * 4xx/5xx: returns -1 with err->kind from the status and err->msg the API's
+ *      "error" text.
+ * nanocld unreachable: -1, NC_ERR_UNAVAILABLE, a message naming the address
+ *      and what to do. */
+int nc_client_call(struct nc_client *c, const char *method, const char *path, json_t *body,
+                   json_t **out, struct nc_err *err);

@@ -1,0 +1,51 @@
+/* The SQLite backend's shared pieces: one connection guarded by a mutex that a
+ * transaction holds from begin to commit/rollback (SQLite serialises writers
+ * anyway), and a cache of prepared statements reused across transactions. */
+#pragma once
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store-internal.h"
+
+enum sq_stmt_id {
+  SQ_NAMESPACE_INSERT,
+  SQ_NAMESPACE_GET,
+  SQ_NAMESPACE_LIST,
+  SQ_NAMESPACE_DELETE,
+  SQ_STMT_MAX,
+};
+
+struct sq_store {
+  struct store base;
+  sqlite3 *db;
+  pthread_mutex_t lock;
+  sqlite3_stmt *stmts[SQ_STMT_MAX];
+  struct store_tx tx; /* the one transaction in progress, guarded by `lock` */
+};
+
+static inline struct sq_store *sq_from_tx(struct store_tx *tx)
+{
+  return (struct sq_store *)tx->store;
+}
+
+/* The cached statement `id`, prepared on first use, reset and unbound. */
+sqlite3_stmt *sq_stmt(struct sq_store *s, enum sq_stmt_id id, const char *sql,
+                      struct nc_err *err);
+
+/* Maps a failed SQLite call to an nc_err: constraint violations become
+ * NC_ERR_CONFLICT with `conflict_msg`, everything else NC_ERR_INTERNAL
+ * "<what>: <sqlite message>". Returns -1. */
+int sq_fail(struct sq_store *s, int rc, struct nc_err *err, const char *what,
+            const char *conflict_msg);
+
+extern const struct store_ops sq_ops;
+
+/* sqlite-namespace.c */
+int sq_namespace_insert(struct store_tx *tx, const struct store_namespace *ns,
+                        struct nc_err *err);
+int sq_namespace_get(struct store_tx *tx, const char *name, struct store_namespace *out,
+                     struct nc_err *err);
+int sq_namespace_list(struct store_tx *tx, struct store_namespace_list *out,
+                      struct nc_err *err);
+int sq_namespace_delete(struct store_tx *tx, const char *name, struct nc_err *err);

@@ -1,0 +1,218 @@
+/* SQLite backend: opening, pragmas, migrations, transactions. The per-resource
+ * queries live in sqlite-<resource>.c. */
+#include "store/sqlite-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+/* Ordered schema migrations: entry N takes the schema from version N to N+1.
+ * Never edit a released entry; append a new one. Each runs in its own
+ * transaction together with the bump of PRAGMA user_version. */
+static const char *const migrations[] = {
+  /* 1: namespaces, with `global` present from the start. */
+  "CREATE TABLE namespaces ("
+  "  name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 63),"
+  "  created_at INTEGER NOT NULL"
+  ") STRICT;"
+  "INSERT INTO namespaces (name, created_at)"
+  "  VALUES ('global', CAST(strftime('%s', 'now') AS INTEGER));",
+};
+
+#define MIGRATIONS_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+int sq_fail(struct sq_store *s, int rc, struct nc_err *err, const char *what,
+            const char *conflict_msg)
+{
+  if ((rc & 0xff) == SQLITE_CONSTRAINT && conflict_msg)
+    return nc_err_set(err, NC_ERR_CONFLICT, "%s", conflict_msg);
+  return nc_err_set(err, NC_ERR_INTERNAL, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+sqlite3_stmt *sq_stmt(struct sq_store *s, enum sq_stmt_id id, const char *sql,
+                      struct nc_err *err)
+{
+  sqlite3_stmt *st = s->stmts[id];
+  if (!st) {
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+      sq_fail(s, rc, err, "preparing a store query", NULL);
+      return NULL;
+    }
+    s->stmts[id] = st;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+static int exec(struct sq_store *s, const char *sql, struct nc_err *err)
+{
+  char *msg = NULL;
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) {
+    nc_err_set(err, NC_ERR_INTERNAL, "store: %s", msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int pragma_int(struct sq_store *s, const char *sql, int *out, struct nc_err *err)
+{
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return sq_fail(s, rc, err, sql, NULL);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *out = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 0 : sq_fail(s, rc, err, sql, NULL);
+}
+
+static int configure(struct sq_store *s, struct nc_err *err)
+{
+  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_extended_result_codes(s->db, 1);
+
+  /* WAL: readers never block the writer. synchronous=FULL: a commit is on disk
+   * before we answer the request that made it, so an acknowledged write
+   * survives a crash or power loss. */
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK)
+    return sq_fail(s, SQLITE_ERROR, err, "setting journal_mode", NULL);
+  int rc = sqlite3_step(st);
+  int wal = rc == SQLITE_ROW &&
+            strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+  sqlite3_finalize(st);
+  if (!wal)
+    return nc_err_set(err, NC_ERR_INTERNAL, "store: the file system refuses WAL journaling");
+
+  return exec(s,
+              "PRAGMA synchronous=FULL;"
+              "PRAGMA foreign_keys=ON;"
+              "PRAGMA trusted_schema=OFF;",
+              err);
+}
+
+static int migrate(struct sq_store *s, struct nc_err *err)
+{
+  int version = 0;
+  if (pragma_int(s, "PRAGMA user_version", &version, err) < 0)
+    return -1;
+  if (version > MIGRATIONS_COUNT)
+    return nc_err_set(err, NC_ERR_INTERNAL,
+                      "store schema version %d is newer than this nanocld knows (%d); "
+                      "run a newer nanocld",
+                      version, MIGRATIONS_COUNT);
+
+  for (; version < MIGRATIONS_COUNT; version++) {
+    char bump[64];
+    snprintf(bump, sizeof bump, "PRAGMA user_version=%d;", version + 1);
+    if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+      return -1;
+    if (exec(s, migrations[version], err) < 0 || exec(s, bump, err) < 0) {
+      exec(s, "ROLLBACK", &(struct nc_err)NC_ERR_INIT);
+      return nc_err_wrap(err, "store migration to version %d", version + 1);
+    }
+    if (exec(s, "COMMIT", err) < 0)
+      return nc_err_wrap(err, "store migration to version %d", version + 1);
+    nc_log(NC_LOG_INFO, "store: migrated schema to version %d", version + 1);
+  }
+  s->base.schema_version = version;
+  return 0;
+}
+
+static void sq_close(struct store *base)
+{
+  struct sq_store *s = (struct sq_store *)base;
+  for (int i = 0; i < SQ_STMT_MAX; i++)
+    sqlite3_finalize(s->stmts[i]);
+  /* Closing the last connection checkpoints the WAL into the database file. */
+  sqlite3_close(s->db);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+int store_sqlite_open(const char *path, struct store **out, struct nc_err *err)
+{
+  /* Create the file ourselves so it is never world-readable. */
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return nc_err_sys(err, errno, "cannot open store '%s'", path);
+  close(fd);
+
+  struct sq_store *s = calloc(1, sizeof *s);
+  if (!s)
+    return nc_err_sys(err, ENOMEM, "cannot open store '%s'", path);
+  s->base.ops = &sq_ops;
+  s->tx.store = &s->base;
+  pthread_mutex_init(&s->lock, NULL);
+
+  int rc = sqlite3_open_v2(path, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                           NULL);
+  if (rc != SQLITE_OK) {
+    nc_err_set(err, NC_ERR_INTERNAL, "cannot open store '%s': %s", path,
+               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    sq_close(&s->base);
+    return -1;
+  }
+  if (configure(s, err) < 0 || migrate(s, err) < 0) {
+    nc_err_wrap(err, "store '%s'", path);
+    sq_close(&s->base);
+    return -1;
+  }
+  *out = &s->base;
+  return 0;
+}
+
+static int sq_begin(struct store *base, enum store_tx_mode mode, struct store_tx **tx,
+                    struct nc_err *err)
+{
+  struct sq_store *s = (struct sq_store *)base;
+  pthread_mutex_lock(&s->lock);
+  /* IMMEDIATE takes the write lock up front, so a write transaction never
+   * fails half-way with SQLITE_BUSY on its first write. */
+  if (exec(s, mode == STORE_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", err) < 0) {
+    pthread_mutex_unlock(&s->lock);
+    return -1;
+  }
+  *tx = &s->tx;
+  return 0;
+}
+
+static int sq_commit(struct store_tx *tx, struct nc_err *err)
+{
+  struct sq_store *s = sq_from_tx(tx);
+  int r = exec(s, "COMMIT", err);
+  if (r < 0)
+    exec(s, "ROLLBACK", &(struct nc_err)NC_ERR_INIT);
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+static void sq_rollback(struct store_tx *tx)
+{
+  struct sq_store *s = sq_from_tx(tx);
+  exec(s, "ROLLBACK", &(struct nc_err)NC_ERR_INIT);
+  pthread_mutex_unlock(&s->lock);
+}
+
+const struct store_ops sq_ops = {
+  .name = "sqlite",
+  .close = sq_close,
+  .begin = sq_begin,
+  .commit = sq_commit,
+  .rollback = sq_rollback,
+  .namespace_insert = sq_namespace_insert,
+  .namespace_get = sq_namespace_get,
+  .namespace_list = sq_namespace_list,
+  .namespace_delete = sq_namespace_delete,
+};

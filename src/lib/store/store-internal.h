@@ -1,0 +1,33 @@
+/* What a store backend implements. Only store/ sees this. */
+#pragma once
+
+#include "store/store.h"
+
+struct store_ops {
+  const char *name;
+  void (*close)(struct store *s);
+  int (*begin)(struct store *s, enum store_tx_mode mode, struct store_tx **tx,
+               struct nc_err *err);
+  int (*commit)(struct store_tx *tx, struct nc_err *err);
+  void (*rollback)(struct store_tx *tx);
+
+  int (*namespace_insert)(struct store_tx *tx, const struct store_namespace *ns,
+                          struct nc_err *err);
+  int (*namespace_get)(struct store_tx *tx, const char *name, struct store_namespace *out,
+                       struct nc_err *err);
+  int (*namespace_list)(struct store_tx *tx, struct store_namespace_list *out,
+                        struct nc_err *err);
+  int (*namespace_delete)(struct store_tx *tx, const char *name, struct nc_err *err);
+};
+
+/* Backends embed these as their first member. */
+struct store {
+  const struct store_ops *ops;
+  int schema_version;
+};
+
+struct store_tx {
+  struct store *store;
+};
+
+int store_sqlite_open(const char *path, struct store **out, struct nc_err *err);

@@ -1,0 +1,80 @@
+/* Dispatch from the store interface to the backend chosen by the URL. */
+#include "store/store-internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int store_open(const char *url, struct store **out, struct nc_err *err)
+{
+  if (strncmp(url, "sqlite://", 9) == 0)
+    return store_sqlite_open(url + 9, out, err);
+  if (strstr(url, "://"))
+    return nc_err_set(err, NC_ERR_INVALID, "unsupported store '%s': expected sqlite:///PATH",
+                      url);
+  return store_sqlite_open(url, out, err);
+}
+
+void store_close(struct store *s)
+{
+  if (s)
+    s->ops->close(s);
+}
+
+const char *store_backend_name(const struct store *s)
+{
+  return s->ops->name;
+}
+
+int store_schema_version(const struct store *s)
+{
+  return s->schema_version;
+}
+
+int store_begin(struct store *s, enum store_tx_mode mode, struct store_tx **tx,
+                struct nc_err *err)
+{
+  return s->ops->begin(s, mode, tx, err);
+}
+
+int store_commit(struct store_tx *tx, struct nc_err *err)
+{
+  return tx->store->ops->commit(tx, err);
+}
+
+void store_rollback(struct store_tx *tx)
+{
+  if (tx)
+    tx->store->ops->rollback(tx);
+}
+
+int store_namespace_insert(struct store_tx *tx, const struct store_namespace *ns,
+                           struct nc_err *err)
+{
+  return tx->store->ops->namespace_insert(tx, ns, err);
+}
+
+int store_namespace_get(struct store_tx *tx, const char *name, struct store_namespace *out,
+                        struct nc_err *err)
+{
+  return tx->store->ops->namespace_get(tx, name, out, err);
+}
+
+int store_namespace_list(struct store_tx *tx, struct store_namespace_list *out,
+                         struct nc_err *err)
+{
+  return tx->store->ops->namespace_list(tx, out, err);
+}
+
+int store_namespace_delete(struct store_tx *tx, const char *name, struct nc_err *err)
+{
+  return tx->store->ops->namespace_delete(tx, name, err);
+}
+
+void store_namespace_list_free(struct store_namespace_list *list)
+{
+  if (!list)
+    return;
+  free(list->items);
+  list->items = NULL;
+  list->len = 0;
+}

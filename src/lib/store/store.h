@@ -1,0 +1,60 @@
+/* The store of desired state. The model talks only to this interface; a backend
+ * (SQLite today, PostgreSQL for several nodes later) implements `struct store_ops`.
+ *
+ * Every mutation runs inside one transaction:
+ *   store_begin(s, STORE_TX_WRITE, &tx, err) … store_commit(tx, err)
+ * and a failed step calls store_rollback(tx). A transaction belongs to one thread;
+ * store_commit and store_rollback both end it and free it.
+ *
+ * Errors: a missing row is NC_ERR_NOT_FOUND, a uniqueness or reference violation
+ * NC_ERR_CONFLICT, anything else NC_ERR_INTERNAL. Messages name the object.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define STORE_NAME_MAX 64 /* names are at most 63 bytes (model/name.h) */
+
+struct store;
+struct store_tx;
+
+enum store_tx_mode {
+  STORE_TX_READ,
+  STORE_TX_WRITE,
+};
+
+struct store_namespace {
+  char name[STORE_NAME_MAX];
+  int64_t created_at; /* seconds since the epoch */
+};
+
+struct store_namespace_list {
+  struct store_namespace *items;
+  size_t len;
+};
+
+/* `url`: "sqlite:///abs/path/state.db" (or a plain path, taken as SQLite).
+ * Opening applies the pending schema migrations in one transaction. */
+int store_open(const char *url, struct store **out, struct nc_err *err);
+void store_close(struct store *s);
+/* "sqlite", …: for /version. */
+const char *store_backend_name(const struct store *s);
+/* The schema version the store is at after opening. */
+int store_schema_version(const struct store *s);
+
+int store_begin(struct store *s, enum store_tx_mode mode, struct store_tx **tx,
+                struct nc_err *err);
+int store_commit(struct store_tx *tx, struct nc_err *err);
+void store_rollback(struct store_tx *tx);
+
+int store_namespace_insert(struct store_tx *tx, const struct store_namespace *ns,
+                           struct nc_err *err);
+int store_namespace_get(struct store_tx *tx, const char *name, struct store_namespace *out,
+                        struct nc_err *err);
+int store_namespace_list(struct store_tx *tx, struct store_namespace_list *out,
+                         struct nc_err *err);
+int store_namespace_delete(struct store_tx *tx, const char *name, struct nc_err *err);
+void store_namespace_list_free(struct store_namespace_list *list);

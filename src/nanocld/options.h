@@ -1,0 +1,22 @@
+/* nanocld's command line, with NANOCL_* environment variables as fallbacks. */
+#pragma once
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "base/hosturl.h"
+
+#define NANOCLD_MAX_HOSTS 8
+
+struct nanocld_options {
+  struct nc_host_url hosts[NANOCLD_MAX_HOSTS];
+  size_t nhosts;
+  char state_dir[PATH_MAX];
+  char run_dir[PATH_MAX];
+  char config_dir[PATH_MAX];
+  int log_level;
+};
+
+/* Returns 0 to run, 1 when --help/--version was printed (exit 0), 2 on a usage
+ * error (already printed). */
+int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o);
