@@ -87,11 +87,3 @@ int nc_json_get_string(json_t *obj, const char *key, bool required, const char *
   *out = json_string_value(v);
   return 0;
 }
-
-json_t *nc_json_object(void)
-{
-  json_t *o = json_object();
-  if (!o)
-    abort(); /* jansson only fails here when malloc does */
-  return o;
-}

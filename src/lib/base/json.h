@@ -24,6 +24,3 @@ int nc_json_check_fields(json_t *obj, const char *const allowed[], struct nc_err
  * Present but not a string (or empty): NC_ERR_INVALID naming the field. */
 int nc_json_get_string(json_t *obj, const char *key, bool required, const char **out,
                        struct nc_err *err);
-
-/* json_pack that never returns NULL for our fixed formats; aborts on OOM only. */
-json_t *nc_json_object(void);
