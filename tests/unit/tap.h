@@ -19,6 +19,7 @@ static int tap_n, tap_failed;
     printf("\n");                                                                                  \
     if (!ok_)                                                                                      \
       printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);                              \
+    fflush(stdout); /* a crash later must not lose the lines before it */                        \
   } while (0)
 
 #define is_int(a, b, ...)                                                                          \
