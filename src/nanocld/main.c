@@ -18,6 +18,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "config.h"
+#include "image/service.h"
 #include "options.h"
 #include "store/store.h"
 #include "version.h"
@@ -87,6 +88,8 @@ static int run(const struct nanocld_options *o)
   size_t nlisteners = 0;
   struct store *store = NULL;
   struct api_server *server = NULL;
+  struct image_service images;
+  bool images_up = false;
   int status = 1;
 
   nc_log(NC_LOG_INFO, "nanocld %s (commit %s) starting: state dir %s, run dir %s, config dir %s",
@@ -115,9 +118,14 @@ static int run(const struct nanocld_options *o)
   nc_log(NC_LOG_INFO, "store: %s, schema version %d, %s", store_backend_name(store),
          store_schema_version(store), db + 9);
 
+  if (image_service_init(&images, store, o->state_dir, &o->images, &err) < 0)
+    goto out;
+  images_up = true;
+
   struct api_config cfg;
   api_config_defaults(&cfg);
   cfg.store = store;
+  cfg.images = &images;
   if (api_server_start(&cfg, listeners, nlisteners, &server, &err) < 0)
     goto out;
   nlisteners = 0; /* the server owns them now */
@@ -142,7 +150,12 @@ static int run(const struct nanocld_options *o)
 out:
   if (status != 0)
     nc_log(NC_LOG_ERROR, "%s", err.msg);
+  /* Running pulls stop first, so their streams end and the HTTP drain is quick. */
+  if (images_up)
+    image_service_cancel(&images);
   api_server_stop(server);
+  if (images_up)
+    image_service_destroy(&images, 10000);
   for (size_t i = 0; i < nlisteners; i++)
     api_listener_close(&listeners[i]);
   store_close(store);

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fs.h"
+#include "base/json.h"
 #include "base/log.h"
+#include "image/ref.h"
 #include "config.h"
 #include "version.h"
 
@@ -27,8 +30,19 @@ static const char usage[] =
   "]\n"
   "      --log-level LEVEL  error, warn, info or debug (one line per request)\n"
   "                         [env NANOCL_LOG_LEVEL; default info]\n"
+  "      --insecure-registry HOST[:PORT]\n"
+  "                         speak plain HTTP to this registry; repeatable\n"
+  "                         [env NANOCL_INSECURE_REGISTRIES, comma-separated;\n"
+  "                         loopback registries always are]\n"
+  "      --default-registry HOST\n"
+  "                         registry of names without one [env NANOCL_DEFAULT_REGISTRY;\n"
+  "                         default docker.io]\n"
   "  -h, --help             print this help\n"
   "  -v, --version          print the version\n"
+  "\n"
+  "Settings may also come from CONFIG_DIR/nanocld.json:\n"
+  "  {\"insecure_registries\": [\"10.0.0.5:5000\"], \"default_registry\": \"docker.io\"}\n"
+  "Options and environment win over the file.\n"
   "\n"
   "Stop it with SIGTERM or SIGINT: it stops accepting, lets requests in flight\n"
   "finish (at most 10 s), closes the store and removes its sockets.\n";
@@ -55,6 +69,70 @@ static int add_host(struct nanocld_options *o, const char *url)
   return 0;
 }
 
+/* A registry is HOST[:PORT]: checked by parsing "HOST[:PORT]/x" as a reference. */
+static bool registry_valid(const char *host)
+{
+  char probe[300];
+  struct image_ref ref;
+  struct nc_err err = NC_ERR_INIT;
+  snprintf(probe, sizeof probe, "%s/x", host);
+  return *host && !strchr(host, '/') && strlen(host) < 256 &&
+         image_ref_parse(probe, NULL, &ref, &err) == 0 && !strcmp(ref.registry, host);
+}
+
+static int add_insecure(struct nanocld_options *o, const char *host)
+{
+  if (!registry_valid(host))
+    return usage_error("invalid registry '%s': expected HOST[:PORT]", host);
+  if (o->images.ninsecure == IMAGE_MAX_INSECURE)
+    return usage_error("at most %d insecure registries", IMAGE_MAX_INSECURE);
+  snprintf(o->images.insecure[o->images.ninsecure++], sizeof o->images.insecure[0], "%s", host);
+  return 0;
+}
+
+static int set_registry(struct nanocld_options *o, const char *host)
+{
+  if (!registry_valid(host))
+    return usage_error("invalid default registry '%s': expected HOST[:PORT]", host);
+  snprintf(o->images.default_registry, sizeof o->images.default_registry, "%s", host);
+  return 0;
+}
+
+/* CONFIG_DIR/nanocld.json, when there is one: settings not given otherwise. */
+static int read_config_file(struct nanocld_options *o, bool have_insecure, bool have_registry)
+{
+  char path[PATH_MAX + 16], *text = NULL;
+  size_t len;
+  struct nc_err err = NC_ERR_INIT;
+  snprintf(path, sizeof path, "%s/nanocld.json", o->config_dir);
+  if (nc_read_file(path, 1024 * 1024, &text, &len, &err) < 0)
+    return err.kind == NC_ERR_NOT_FOUND ? 0 : usage_error("%s", err.msg);
+  json_t *j = NULL;
+  static const char *const fields[] = { "insecure_registries", "default_registry", NULL };
+  int r = nc_json_parse_object(text, len, &j, &err) < 0 || nc_json_check_fields(j, fields, &err) < 0
+            ? usage_error("%s: %s", path, err.msg)
+            : 0;
+  free(text);
+  json_t *list = json_object_get(j, "insecure_registries");
+  json_t *reg = json_object_get(j, "default_registry");
+  if (r == 0 && ((list && !json_is_array(list)) || (reg && !json_is_string(reg))))
+    r = usage_error("%s: insecure_registries must be an array of strings, default_registry a "
+                    "string",
+                    path);
+  size_t i;
+  json_t *v;
+  json_array_foreach (list, i, v) {
+    if (r || have_insecure)
+      break;
+    r = json_is_string(v) ? add_insecure(o, json_string_value(v))
+                          : usage_error("%s: insecure_registries must hold strings", path);
+  }
+  if (r == 0 && reg && !have_registry)
+    r = set_registry(o, json_string_value(reg));
+  json_decref(j);
+  return r;
+}
+
 static int set_dir(char *dst, const char *value, const char *what)
 {
   if (value[0] != '/')
@@ -77,18 +155,21 @@ static const char *env_or(const char *name, const char *fallback)
 
 int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
 {
-  enum { OPT_STATE = 256, OPT_RUN, OPT_CONFIG, OPT_LOG };
+  enum { OPT_STATE = 256, OPT_RUN, OPT_CONFIG, OPT_LOG, OPT_INSECURE, OPT_REGISTRY };
   static const struct option longopts[] = {
     { "host", required_argument, NULL, 'H' },
     { "state-dir", required_argument, NULL, OPT_STATE },
     { "run-dir", required_argument, NULL, OPT_RUN },
     { "config-dir", required_argument, NULL, OPT_CONFIG },
     { "log-level", required_argument, NULL, OPT_LOG },
+    { "insecure-registry", required_argument, NULL, OPT_INSECURE },
+    { "default-registry", required_argument, NULL, OPT_REGISTRY },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'v' },
     { NULL, 0, NULL, 0 },
   };
-  const char *state = NULL, *run = NULL, *config = NULL, *level = NULL;
+  const char *state = NULL, *run = NULL, *config = NULL, *level = NULL, *registry = NULL;
+  bool insecure_given = false;
   int c, r;
 
   memset(o, 0, sizeof *o);
@@ -103,6 +184,12 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
     case OPT_RUN: run = optarg; break;
     case OPT_CONFIG: config = optarg; break;
     case OPT_LOG: level = optarg; break;
+    case OPT_INSECURE:
+      if ((r = add_insecure(o, optarg)) != 0)
+        return r;
+      insecure_given = true;
+      break;
+    case OPT_REGISTRY: registry = optarg; break;
     case 'h': fputs(usage, stdout); return 1;
     case 'v': printf("nanocld %s (commit %s)\n", NC_VERSION, NC_GIT_COMMIT); return 1;
     case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -120,6 +207,25 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
                    config ? config : env_or("NANOCL_CONFIG_DIR", NC_DEFAULT_CONFIG_DIR),
                    "--config-dir")))
     return r;
+
+  /* Registries: option, then environment, then CONFIG_DIR/nanocld.json. */
+  if ((r = read_config_file(o, insecure_given, registry != NULL)) != 0)
+    return r;
+  if (!insecure_given && getenv("NANOCL_INSECURE_REGISTRIES") &&
+      *getenv("NANOCL_INSECURE_REGISTRIES")) {
+    o->images.ninsecure = 0;
+    char list[4096];
+    snprintf(list, sizeof list, "%s", getenv("NANOCL_INSECURE_REGISTRIES"));
+    char *save = NULL;
+    for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save))
+      if ((r = add_insecure(o, h)) != 0)
+        return r;
+  }
+  if (!registry)
+    registry = getenv("NANOCL_DEFAULT_REGISTRY");
+  if (registry && *registry && (r = set_registry(o, registry)) != 0)
+    return r;
+  snprintf(o->images.config_dir, sizeof o->images.config_dir, "%s", o->config_dir);
 
   level = level ? level : env_or("NANOCL_LOG_LEVEL", "info");
   o->log_level = nc_log_parse_level(level);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "base/hosturl.h"
+#include "image/service.h"
 
 #define NANOCLD_MAX_HOSTS 8
 
@@ -15,6 +16,7 @@ struct nanocld_options {
   char run_dir[PATH_MAX];
   char config_dir[PATH_MAX];
   int log_level;
+  struct image_settings images;
 };
 
 /* Returns 0 to run, 1 when --help/--version was printed (exit 0), 2 on a usage

@@ -7,6 +7,9 @@
 #include "api/api.h"
 
 #define API_PARAMS_MAX 4
+#define PATH_MAX_LEN 1024
+
+struct api_stream;
 
 struct api_req {
   struct MHD_Connection *conn;
@@ -23,16 +26,22 @@ struct api_resp {
   unsigned status;
   json_t *json;     /* owned; sent as application/json */
   const char *text; /* static; sent as text/plain when json is NULL */
+  struct api_stream *stream; /* owned; sent as application/x-ndjson as it is written */
 };
 
 /* A handler fills `resp` and returns 0, or returns -1 with `err` set; the
  * router turns the error into its status and JSON body. */
 typedef int (*api_handler_fn)(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 
+enum api_route_flags {
+  API_ROUTE_UPLOAD = 1, /* the body is an upload spooled to a file (req->upload_fd) */
+};
+
 struct api_route {
   const char *method;
-  const char *pattern; /* "/v1/namespaces/{name}" */
+  const char *pattern; /* "/v1/namespaces/{name}", "/v1/images/{ref*}/history" */
   api_handler_fn handler;
+  unsigned flags;
 };
 
 extern const struct api_route api_routes[];
@@ -41,6 +50,9 @@ extern const size_t api_routes_count;
 /* Finds the route for method + path and runs it; fills `resp` in every case
  * (404, 405 with `allow` filled, or the handler's answer). */
 void api_dispatch(struct api_req *req, struct api_resp *resp, char *allow, size_t allow_size);
+/* The route for method + path, its params pointing into `work` (PATH_MAX_LEN bytes). */
+const struct api_route *api_route_find(const char *method, const char *path, char *work,
+                                       const char *params[API_PARAMS_MAX]);
 
 /* response.c */
 void api_resp_json(struct api_resp *resp, unsigned status, json_t *json);
@@ -52,6 +64,17 @@ int api_req_json_object(struct api_req *req, json_t **out, struct nc_err *err);
 /* system.c */
 int api_ping(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_version(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+
+/* images.c */
+int api_image_pull(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_image_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_image_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_image_history(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_image_tag(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_image_delete(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_system_df(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_login(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_logout(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 
 /* namespaces.c */
 int api_namespace_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);

@@ -26,8 +26,11 @@ struct api_listener {
   struct nc_host_url url;
 };
 
+struct image_service;
+
 struct api_config {
   struct store *store;
+  struct image_service *images;
   size_t max_body;         /* bytes; larger bodies → 413 */
   size_t max_header;       /* bytes of request line + headers */
   unsigned idle_timeout_s; /* a connection silent this long is closed */

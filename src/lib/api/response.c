@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api/api-internal.h"
+#include "api/stream.h"
 #include "base/json.h"
 
 void api_resp_json(struct api_resp *resp, unsigned status, json_t *json)
@@ -22,6 +23,11 @@ void api_resp_error(struct api_resp *resp, const struct nc_err *err)
 struct MHD_Response *api_resp_build(struct api_resp *resp)
 {
   struct MHD_Response *r;
+  if (resp->stream) {
+    struct api_stream *s = resp->stream;
+    resp->stream = NULL;
+    return api_stream_response(s);
+  }
   if (resp->json) {
     char *text = json_dumps(resp->json, JSON_COMPACT);
     if (!text)

@@ -7,7 +7,6 @@
 #include "api/api-internal.h"
 
 #define PATH_MAX_SEGMENTS 16
-#define PATH_MAX_LEN 1024
 
 /* Splits a copy of `path` in place; returns the number of segments or -1. A
  * single trailing '/' is ignored ("/v1/namespaces/" is "/v1/namespaces"). */
@@ -32,26 +31,49 @@ static int split(char *path, char *segs[PATH_MAX_SEGMENTS])
   return n;
 }
 
-/* Does `pattern` match the segments? Fills params on success. */
-static bool match(const char *pattern, char *segs[], int nsegs, const char *params[])
+/* Does `pattern` match `path`? `work` (PATH_MAX_LEN bytes) receives a copy of
+ * the path that the captured params point into. A "{name*}" segment captures
+ * one or more segments, '/' included, leaving the rest of the pattern for the
+ * tail ("/v1/images/{ref*}/history"). */
+static bool match(const char *pattern, const char *path, char *work, const char *params[])
 {
   char pat[256];
-  char *psegs[PATH_MAX_SEGMENTS];
+  char *psegs[PATH_MAX_SEGMENTS], *segs[PATH_MAX_SEGMENTS];
   snprintf(pat, sizeof pat, "%s", pattern);
+  snprintf(work, PATH_MAX_LEN, "%s", path);
   int np = split(pat, psegs);
-  if (np != nsegs)
+  int ns = split(work, segs);
+  if (np < 0 || ns < 0)
     return false;
-  int nparams = 0;
+  int nparams = 0, s = 0;
   for (int i = 0; i < np; i++) {
-    if (psegs[i][0] == '{') {
-      if (segs[i][0] == '\0' || nparams == API_PARAMS_MAX)
+    size_t plen = strlen(psegs[i]);
+    bool param = psegs[i][0] == '{';
+    bool greedy = param && plen > 2 && psegs[i][plen - 2] == '*';
+    if (greedy) {
+      int rest = np - i - 1;
+      int take = ns - s - rest;
+      if (take < 1 || nparams == API_PARAMS_MAX)
         return false;
-      params[nparams++] = segs[i];
-    } else if (strcmp(psegs[i], segs[i]) != 0) {
+      /* Put the '/' back between the captured segments: they are contiguous. */
+      for (int k = s; k < s + take - 1; k++)
+        segs[k][strlen(segs[k])] = '/';
+      params[nparams++] = segs[s];
+      s += take;
+      continue;
+    }
+    if (s >= ns)
+      return false;
+    if (param) {
+      if (segs[s][0] == '\0' || nparams == API_PARAMS_MAX)
+        return false;
+      params[nparams++] = segs[s];
+    } else if (strcmp(psegs[i], segs[s]) != 0) {
       return false;
     }
+    s++;
   }
-  return true;
+  return s == ns;
 }
 
 static void append_allow(char *allow, size_t size, const char *method)
@@ -65,42 +87,30 @@ static void append_allow(char *allow, size_t size, const char *method)
 void api_dispatch(struct api_req *req, struct api_resp *resp, char *allow, size_t allow_size)
 {
   struct nc_err err = NC_ERR_INIT;
-  char path[PATH_MAX_LEN];
-  char *segs[PATH_MAX_SEGMENTS];
+  /* The captured params point into `work`, on this frame, for the whole handler call. */
+  char work[PATH_MAX_LEN];
   allow[0] = '\0';
 
-  /* The segments (and so the captured params) live in `path`, on this stack
-   * frame, for the whole handler call. */
-  if (snprintf(path, sizeof path, "%s", req->path) >= (int)sizeof path) {
+  if (strlen(req->path) >= PATH_MAX_LEN) {
     nc_err_set(&err, NC_ERR_NOT_FOUND, "no route for %s: path too long", req->method);
     api_resp_error(resp, &err);
     return;
   }
-  int nsegs = split(path, segs);
-
   /* HEAD is GET without a body (libmicrohttpd drops it). */
   const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
-  const struct api_route *found = NULL;
-  if (nsegs > 0) {
-    for (size_t i = 0; i < api_routes_count; i++) {
-      const char *params[API_PARAMS_MAX] = { 0 };
-      if (!match(api_routes[i].pattern, segs, nsegs, params))
-        continue;
-      append_allow(allow, allow_size, api_routes[i].method);
-      if (strcmp(api_routes[i].method, "GET") == 0)
-        append_allow(allow, allow_size, "HEAD");
-      if (!found && strcmp(api_routes[i].method, method) == 0) {
-        found = &api_routes[i];
-        memcpy(req->params, params, sizeof params);
-      }
-    }
-  }
-
+  const struct api_route *found = api_route_find(method, req->path, work, req->params);
   if (found) {
-    allow[0] = '\0';
     if (found->handler(req, resp, &err) < 0)
       api_resp_error(resp, &err);
     return;
+  }
+  for (size_t i = 0; i < api_routes_count; i++) {
+    const char *params[API_PARAMS_MAX];
+    if (!match(api_routes[i].pattern, req->path, work, params))
+      continue;
+    append_allow(allow, allow_size, api_routes[i].method);
+    if (strcmp(api_routes[i].method, "GET") == 0)
+      append_allow(allow, allow_size, "HEAD");
   }
   if (allow[0]) {
     nc_err_set(&err, NC_ERR_METHOD, "%s is not allowed on %.200s (allowed: %s)", req->method,
@@ -109,4 +119,19 @@ void api_dispatch(struct api_req *req, struct api_resp *resp, char *allow, size_
     nc_err_set(&err, NC_ERR_NOT_FOUND, "no route for %s %.200s", req->method, req->path);
   }
   api_resp_error(resp, &err);
+}
+
+const struct api_route *api_route_find(const char *method, const char *path, char *work,
+                                       const char *params[API_PARAMS_MAX])
+{
+  for (size_t i = 0; i < api_routes_count; i++) {
+    if (strcmp(api_routes[i].method, method) != 0)
+      continue;
+    const char *p[API_PARAMS_MAX] = { 0 };
+    if (match(api_routes[i].pattern, path, work, p)) {
+      memcpy(params, p, sizeof p);
+      return &api_routes[i];
+    }
+  }
+  return NULL;
 }

@@ -2,13 +2,23 @@
  * unit test test_openapi checks the two agree. HEAD is answered for every GET. */
 #include "api/api-internal.h"
 
+/* First match wins: a literal route before a greedy one that could take it. */
 const struct api_route api_routes[] = {
-  { "GET", "/_ping", api_ping },
-  { "GET", "/version", api_version },
-  { "GET", "/v1/namespaces", api_namespace_list },
-  { "POST", "/v1/namespaces", api_namespace_create },
-  { "GET", "/v1/namespaces/{name}", api_namespace_inspect },
-  { "DELETE", "/v1/namespaces/{name}", api_namespace_delete },
+  { "GET", "/_ping", api_ping, 0 },
+  { "GET", "/version", api_version, 0 },
+  { "GET", "/v1/namespaces", api_namespace_list, 0 },
+  { "POST", "/v1/namespaces", api_namespace_create, 0 },
+  { "GET", "/v1/namespaces/{name}", api_namespace_inspect, 0 },
+  { "DELETE", "/v1/namespaces/{name}", api_namespace_delete, 0 },
+  { "GET", "/v1/images", api_image_list, 0 },
+  { "POST", "/v1/images/pull", api_image_pull, 0 },
+  { "GET", "/v1/images/{ref*}/history", api_image_history, 0 },
+  { "POST", "/v1/images/{ref*}/tag", api_image_tag, 0 },
+  { "GET", "/v1/images/{ref*}", api_image_inspect, 0 },
+  { "DELETE", "/v1/images/{ref*}", api_image_delete, 0 },
+  { "POST", "/v1/login", api_login, 0 },
+  { "POST", "/v1/logout", api_logout, 0 },
+  { "GET", "/v1/system/df", api_system_df, 0 },
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

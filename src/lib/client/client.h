@@ -24,3 +24,17 @@ const char *nc_client_host(const struct nc_client *c);
  *      and what to do. */
 int nc_client_call(struct nc_client *c, const char *method, const char *path, json_t *body,
                    json_t **out, struct nc_err *err);
+
+/* For answers that stream JSON lines (application/x-ndjson: pull, import):
+ * each line is parsed and handed to `on_line` as it arrives (the callback does
+ * not keep `line`). A non-zero return of the callback stops reading and is
+ * returned. HTTP errors before the stream are reported as by nc_client_call.
+ * Returns 0 when the stream ended. */
+typedef int (*nc_client_line_fn)(void *ctx, json_t *line);
+int nc_client_stream(struct nc_client *c, const char *method, const char *path, json_t *body,
+                     nc_client_line_fn on_line, void *ctx, struct nc_err *err);
+
+/* Like nc_client_stream, with the request body read from `fd` to its end
+ * (a file or a pipe; sent chunked when its size is unknown). */
+int nc_client_upload(struct nc_client *c, const char *path, int fd, const char *content_type,
+                     nc_client_line_fn on_line, void *ctx, struct nc_err *err);

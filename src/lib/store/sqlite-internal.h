@@ -13,6 +13,16 @@ enum sq_stmt_id {
   SQ_NAMESPACE_GET,
   SQ_NAMESPACE_LIST,
   SQ_NAMESPACE_DELETE,
+  SQ_IMAGE_PUT,
+  SQ_IMAGE_GET,
+  SQ_IMAGE_NAMES,
+  SQ_IMAGE_LIST,
+  SQ_IMAGE_DELETE,
+  SQ_IMAGE_BY_NAME,
+  SQ_IMAGE_BY_PREFIX,
+  SQ_IMAGE_BY_DIGEST,
+  SQ_IMAGE_NAME_SET,
+  SQ_IMAGE_NAME_DELETE,
   SQ_STMT_MAX,
 };
 
@@ -49,3 +59,15 @@ int sq_namespace_get(struct store_tx *tx, const char *name, struct store_namespa
 int sq_namespace_list(struct store_tx *tx, struct store_namespace_list *out,
                       struct nc_err *err);
 int sq_namespace_delete(struct store_tx *tx, const char *name, struct nc_err *err);
+
+
+/* sqlite-image.c */
+int sq_image_put(struct store_tx *tx, const struct store_image *img, struct nc_err *err);
+int sq_image_get(struct store_tx *tx, const char *id, struct store_image *out,
+                 struct nc_err *err);
+int sq_image_list(struct store_tx *tx, struct store_image_list *out, struct nc_err *err);
+int sq_image_delete(struct store_tx *tx, const char *id, struct nc_err *err);
+int sq_image_resolve(struct store_tx *tx, const char *key, char id[72], struct nc_err *err);
+int sq_image_name_set(struct store_tx *tx, const char *name, const char *id,
+                      struct nc_err *err);
+int sq_image_name_delete(struct store_tx *tx, const char *name, struct nc_err *err);

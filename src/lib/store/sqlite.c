@@ -22,6 +22,25 @@ static const char *const migrations[] = {
   ") STRICT;"
   "INSERT INTO namespaces (name, created_at)"
   "  VALUES ('global', CAST(strftime('%s', 'now') AS INTEGER));",
+
+  /* 2: images and their names (global, not in a namespace, as in Docker). */
+  "CREATE TABLE images ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  manifest_digest TEXT NOT NULL,"
+  "  index_digest TEXT NOT NULL DEFAULT '',"
+  "  os TEXT NOT NULL, architecture TEXT NOT NULL, variant TEXT NOT NULL DEFAULT '',"
+  "  created TEXT NOT NULL DEFAULT '',"
+  "  size INTEGER NOT NULL,"
+  "  pulled_at INTEGER NOT NULL,"
+  "  manifest TEXT NOT NULL, config TEXT NOT NULL, layers TEXT NOT NULL"
+  ") STRICT;"
+  "CREATE INDEX images_manifest ON images(manifest_digest);"
+  "CREATE INDEX images_index ON images(index_digest);"
+  "CREATE TABLE image_names ("
+  "  name TEXT PRIMARY KEY NOT NULL,"
+  "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE"
+  ") STRICT;"
+  "CREATE INDEX image_names_image ON image_names(image_id);",
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
@@ -215,4 +234,11 @@ const struct store_ops sq_ops = {
   .namespace_get = sq_namespace_get,
   .namespace_list = sq_namespace_list,
   .namespace_delete = sq_namespace_delete,
+  .image_put = sq_image_put,
+  .image_get = sq_image_get,
+  .image_list = sq_image_list,
+  .image_delete = sq_image_delete,
+  .image_resolve = sq_image_resolve,
+  .image_name_set = sq_image_name_set,
+  .image_name_delete = sq_image_name_delete,
 };

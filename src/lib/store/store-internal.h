@@ -18,6 +18,16 @@ struct store_ops {
   int (*namespace_list)(struct store_tx *tx, struct store_namespace_list *out,
                         struct nc_err *err);
   int (*namespace_delete)(struct store_tx *tx, const char *name, struct nc_err *err);
+
+  int (*image_put)(struct store_tx *tx, const struct store_image *img, struct nc_err *err);
+  int (*image_get)(struct store_tx *tx, const char *id, struct store_image *out,
+                   struct nc_err *err);
+  int (*image_list)(struct store_tx *tx, struct store_image_list *out, struct nc_err *err);
+  int (*image_delete)(struct store_tx *tx, const char *id, struct nc_err *err);
+  int (*image_resolve)(struct store_tx *tx, const char *key, char id[72], struct nc_err *err);
+  int (*image_name_set)(struct store_tx *tx, const char *name, const char *id,
+                        struct nc_err *err);
+  int (*image_name_delete)(struct store_tx *tx, const char *name, struct nc_err *err);
 };
 
 /* Backends embed these as their first member. */

@@ -78,3 +78,66 @@ void store_namespace_list_free(struct store_namespace_list *list)
   list->items = NULL;
   list->len = 0;
 }
+
+int store_image_put(struct store_tx *tx, const struct store_image *img, struct nc_err *err)
+{
+  return tx->store->ops->image_put(tx, img, err);
+}
+
+int store_image_get(struct store_tx *tx, const char *id, struct store_image *out,
+                    struct nc_err *err)
+{
+  return tx->store->ops->image_get(tx, id, out, err);
+}
+
+int store_image_list(struct store_tx *tx, struct store_image_list *out, struct nc_err *err)
+{
+  return tx->store->ops->image_list(tx, out, err);
+}
+
+int store_image_delete(struct store_tx *tx, const char *id, struct nc_err *err)
+{
+  return tx->store->ops->image_delete(tx, id, err);
+}
+
+int store_image_resolve(struct store_tx *tx, const char *key, char id[72], struct nc_err *err)
+{
+  return tx->store->ops->image_resolve(tx, key, id, err);
+}
+
+int store_image_name_set(struct store_tx *tx, const char *name, const char *id,
+                         struct nc_err *err)
+{
+  return tx->store->ops->image_name_set(tx, name, id, err);
+}
+
+int store_image_name_delete(struct store_tx *tx, const char *name, struct nc_err *err)
+{
+  return tx->store->ops->image_name_delete(tx, name, err);
+}
+
+void store_image_free(struct store_image *img)
+{
+  if (!img)
+    return;
+  free(img->manifest);
+  free(img->config);
+  free(img->layers);
+  for (size_t i = 0; i < img->nnames; i++)
+    free(img->names[i]);
+  free(img->names);
+  img->manifest = img->config = img->layers = NULL;
+  img->names = NULL;
+  img->nnames = 0;
+}
+
+void store_image_list_free(struct store_image_list *list)
+{
+  if (!list)
+    return;
+  for (size_t i = 0; i < list->len; i++)
+    store_image_free(&list->items[i]);
+  free(list->items);
+  list->items = NULL;
+  list->len = 0;
+}

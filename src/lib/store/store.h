@@ -36,6 +36,29 @@ struct store_namespace_list {
   size_t len;
 };
 
+/* An image: its id is the digest of its config (as Docker). JSON texts are owned. */
+struct store_image {
+  char id[72];
+  char manifest_digest[72];
+  char index_digest[72]; /* "" unless pulled through an index */
+  char os[32];
+  char architecture[32];
+  char variant[32];
+  char created[40];
+  int64_t size;      /* compressed layer bytes */
+  int64_t pulled_at; /* seconds since the epoch */
+  char *manifest;    /* JSON */
+  char *config;      /* JSON */
+  char *layers;      /* JSON array of {digest, diff_id, chain_id, size, media_type} */
+  char **names;      /* sorted, NULL-terminated in memory; nnames entries */
+  size_t nnames;
+};
+
+struct store_image_list {
+  struct store_image *items;
+  size_t len;
+};
+
 /* `url`: "sqlite:///abs/path/state.db" (or a plain path, taken as SQLite).
  * Opening applies the pending schema migrations in one transaction. */
 int store_open(const char *url, struct store **out, struct nc_err *err);
@@ -58,3 +81,21 @@ int store_namespace_list(struct store_tx *tx, struct store_namespace_list *out,
                          struct nc_err *err);
 int store_namespace_delete(struct store_tx *tx, const char *name, struct nc_err *err);
 void store_namespace_list_free(struct store_namespace_list *list);
+
+/* Images. put replaces an image with the same id (names are kept). */
+int store_image_put(struct store_tx *tx, const struct store_image *img, struct nc_err *err);
+int store_image_get(struct store_tx *tx, const char *id, struct store_image *out,
+                    struct nc_err *err);
+int store_image_list(struct store_tx *tx, struct store_image_list *out, struct nc_err *err);
+/* Removes the image and its names. */
+int store_image_delete(struct store_tx *tx, const char *id, struct nc_err *err);
+/* The id of the image whose name, id prefix (hex, >= 4 digits, with or without
+ * "sha256:"), manifest digest or index digest is `key`: NC_ERR_NOT_FOUND, or
+ * NC_ERR_CONFLICT when a prefix is ambiguous. */
+int store_image_resolve(struct store_tx *tx, const char *key, char id[72], struct nc_err *err);
+/* Points `name` at image `id`, taking it from another image if need be. */
+int store_image_name_set(struct store_tx *tx, const char *name, const char *id,
+                         struct nc_err *err);
+int store_image_name_delete(struct store_tx *tx, const char *name, struct nc_err *err);
+void store_image_free(struct store_image *img);
+void store_image_list_free(struct store_image_list *list);
