@@ -4,10 +4,10 @@
  * handing it to the inner tar reader. So the diff_id (sha256 of the uncompressed
  * tar) comes with the unpack, without decompressing twice.
  *
- * The outer reader knows gzip, zstd, xz and bzip2 only, not
- * archive_read_support_filter_all(): that one adds uuencode, rpm and lrzip/lzop/grzip,
- * the latter run as external programs, and a blob from a registry has no business
- * making the daemon exec anything. */
+ * The outer reader knows gzip, zstd, xz and bzip2 (the compressions layers use), not
+ * archive_read_support_filter_all(): that one also decodes uuencode, rpm, compress,
+ * lzip, lz4, lzop, lrzip and grzip, the last ones only by running external programs;
+ * none is a layer compression, and each is one more decoder fed by registry blobs. */
 #include "image/unpack.h"
 
 #include <dirent.h>
@@ -113,8 +113,8 @@ static int stream_open(struct unpack_stream *s, int fd, struct nc_err *err)
   s->outer = archive_read_new();
   if (!s->outer)
     return nc_err_sys(err, ENOMEM, "cannot read layer blob '%s'", blob);
-  /* ARCHIVE_WARN: libarchive would run an external decompressor; tolerated for zstd/xz
-     on builds without the library, still never a program named by the blob. */
+  /* ARCHIVE_WARN: this libarchive lacks the library and runs the decompressor program
+     (zstd, xz, bzip2) instead: slower, but the same format, so accepted. */
   if (archive_read_support_filter_gzip(s->outer) < ARCHIVE_WARN ||
       archive_read_support_filter_zstd(s->outer) < ARCHIVE_WARN ||
       archive_read_support_filter_xz(s->outer) < ARCHIVE_WARN ||
