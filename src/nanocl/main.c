@@ -11,6 +11,10 @@
 
 static const struct cli_cmd groups[] = {
   { "namespace", "ns", cmd_namespace, "Manage namespaces" },
+  { "container-image", "image", cmd_image, "Manage container images" },
+  { "login", NULL, cmd_login, "Store credentials for a registry" },
+  { "logout", NULL, cmd_logout, "Remove the credentials of a registry" },
+  { "system", NULL, cmd_system, "Disk usage and other information" },
   { "version", NULL, cmd_version, "Show the client and server versions" },
   { NULL, NULL, NULL, NULL },
 };

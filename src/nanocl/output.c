@@ -175,8 +175,11 @@ int out_document(struct cli *cli, json_t *value, enum cli_output fallback)
 const char *out_age(const char *rfc3339, char *buf, size_t size)
 {
   struct tm tm = { 0 };
-  const char *end = rfc3339 ? strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
-  if (!end || *end)
+  const char *end = rfc3339 ? strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+  /* Image configs carry fractions of a second ("…:05.2918997Z"): skip them. */
+  if (end && *end == '.')
+    end += 1 + strspn(end + 1, "0123456789");
+  if (!end || strcmp(end, "Z") != 0)
     return rfc3339 ? rfc3339 : "";
   long long secs = (long long)(time(NULL) - timegm(&tm));
   static const struct {

@@ -76,6 +76,18 @@ static int load(const char *file)
   return r;
 }
 
+/* The route table marks greedy params "{ref*}"; OpenAPI writes "{ref}". */
+static bool same_path(const char *doc, const char *pattern)
+{
+  for (; *doc && *pattern; doc++, pattern++) {
+    if (pattern[0] == '*' && pattern[1] == '}')
+      pattern++;
+    if (*doc != *pattern)
+      return false;
+  }
+  return *doc == *pattern;
+}
+
 int main(int argc, char **argv)
 {
   const char *file = argc > 1 ? argv[1] : "docs/openapi.yaml";
@@ -86,14 +98,14 @@ int main(int argc, char **argv)
     bool found = false;
     for (int j = 0; j < ndoc; j++)
       found |= !strcmp(doc_ops[j].method, api_routes[i].method) &&
-               !strcmp(doc_ops[j].path, api_routes[i].pattern);
+               same_path(doc_ops[j].path, api_routes[i].pattern);
     ok(found, "route %s %s is documented", api_routes[i].method, api_routes[i].pattern);
   }
   for (int j = 0; j < ndoc; j++) {
     bool found = !strcmp(doc_ops[j].method, "HEAD"); /* answered for every GET */
     for (size_t i = 0; i < api_routes_count; i++)
       found |= !strcmp(doc_ops[j].method, api_routes[i].method) &&
-               !strcmp(doc_ops[j].path, api_routes[i].pattern);
+               same_path(doc_ops[j].path, api_routes[i].pattern);
     ok(found, "documented %s %s is served", doc_ops[j].method, doc_ops[j].path);
   }
   return tap_done();

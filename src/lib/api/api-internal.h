@@ -19,6 +19,9 @@ struct api_req {
   const char *params[API_PARAMS_MAX];
   const char *body; /* NUL-terminated; NULL when the request had none */
   size_t body_len;
+  /* API_ROUTE_UPLOAD: the spooled body. A handler that keeps the file takes
+   * the path (sets *upload_path to NULL); otherwise it is removed. */
+  char **upload_path;
   const struct api_config *cfg;
 };
 
@@ -67,6 +70,7 @@ int api_version(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 
 /* images.c */
 int api_image_pull(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_image_import(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_image_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_image_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_image_history(struct api_req *req, struct api_resp *resp, struct nc_err *err);

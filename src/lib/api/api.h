@@ -10,12 +10,14 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/hosturl.h"
 #include "store/store.h"
 
 #define API_DEFAULT_MAX_BODY (1024 * 1024)
+#define API_DEFAULT_MAX_UPLOAD (16ULL << 30)
 #define API_DEFAULT_MAX_HEADER (32 * 1024)
 #define API_DEFAULT_IDLE_TIMEOUT_S 30
 #define API_DEFAULT_REQUEST_TIMEOUT_S 60
@@ -32,6 +34,8 @@ struct api_config {
   struct store *store;
   struct image_service *images;
   size_t max_body;         /* bytes; larger bodies → 413 */
+  uint64_t max_upload;     /* bytes of an upload (image import) */
+  const char *upload_dir;  /* where uploads are spooled; NULL: uploads refused */
   size_t max_header;       /* bytes of request line + headers */
   unsigned idle_timeout_s; /* a connection silent this long is closed */
   unsigned request_timeout_s; /* a body still arriving after this long → 408 */

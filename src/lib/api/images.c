@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api-internal.h"
 #include "api/stream.h"
@@ -123,6 +124,29 @@ int api_image_pull(struct api_req *req, struct api_resp *resp, struct nc_err *er
     return nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   }
   return start_job(req, resp, job, err);
+}
+
+int api_image_import(struct api_req *req, struct api_resp *resp, struct nc_err *err)
+{
+  const char *ref = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "ref");
+  struct image_ref parsed;
+  if (ref && *ref &&
+      image_ref_parse(ref, req->cfg->images->settings.default_registry, &parsed, err) < 0)
+    return -1;
+  struct job *job = calloc(1, sizeof *job);
+  if (!job)
+    return nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
+  job->ref = ref && *ref ? strdup(ref) : NULL;
+  job->archive = *req->upload_path; /* the job removes it when done */
+  *req->upload_path = NULL;
+  int r = start_job(req, resp, job, err);
+  if (r < 0) {
+    unlink(job->archive);
+    free(job->archive);
+    free(job->ref);
+    free(job);
+  }
+  return r;
 }
 
 int api_image_list(struct api_req *req, struct api_resp *resp, struct nc_err *err)

@@ -12,6 +12,7 @@ const struct api_route api_routes[] = {
   { "DELETE", "/v1/namespaces/{name}", api_namespace_delete, 0 },
   { "GET", "/v1/images", api_image_list, 0 },
   { "POST", "/v1/images/pull", api_image_pull, 0 },
+  { "POST", "/v1/images/import", api_image_import, API_ROUTE_UPLOAD },
   { "GET", "/v1/images/{ref*}/history", api_image_history, 0 },
   { "POST", "/v1/images/{ref*}/tag", api_image_tag, 0 },
   { "GET", "/v1/images/{ref*}", api_image_inspect, 0 },

@@ -4,12 +4,15 @@
  *
  * A request is collected here (body within its cap, time within its limit),
  * handed to the router, and answered; every error answer is JSON. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api-internal.h"
 #include "base/buf.h"
@@ -38,12 +41,17 @@ struct req_state {
   unsigned status;
   bool responded;
   bool too_large; /* body passed the cap while arriving: answer 413 at its end */
+  int upload_fd;  /* API_ROUTE_UPLOAD: the body goes to this file */
+  char *upload_path;
+  uint64_t uploaded;
+  int upload_errno;
 };
 
 void api_config_defaults(struct api_config *cfg)
 {
   *cfg = (struct api_config){
     .max_body = API_DEFAULT_MAX_BODY,
+    .max_upload = API_DEFAULT_MAX_UPLOAD,
     .max_header = API_DEFAULT_MAX_HEADER,
     .idle_timeout_s = API_DEFAULT_IDLE_TIMEOUT_S,
     .request_timeout_s = API_DEFAULT_REQUEST_TIMEOUT_S,
@@ -76,6 +84,49 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_state 
   return send_resp(conn, rs, &resp, NULL);
 }
 
+static int open_upload(struct api_server *srv, struct req_state *rs, struct nc_err *err)
+{
+  if (!srv->cfg.upload_dir)
+    return nc_err_set(err, NC_ERR_INTERNAL, "uploads are not possible here");
+  size_t n = strlen(srv->cfg.upload_dir) + 32;
+  rs->upload_path = malloc(n);
+  if (!rs->upload_path)
+    return nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
+  snprintf(rs->upload_path, n, "%s/upload-XXXXXX", srv->cfg.upload_dir);
+  rs->upload_fd = mkostemp(rs->upload_path, O_CLOEXEC);
+  if (rs->upload_fd < 0) {
+    int e = errno;
+    free(rs->upload_path);
+    rs->upload_path = NULL;
+    return nc_err_sys(err, e, "cannot spool the upload in '%s'", srv->cfg.upload_dir);
+  }
+  return 0;
+}
+
+/* Appends a piece of an upload to its file; errors are kept for the answer. */
+static void write_upload(struct api_server *srv, struct req_state *rs, const char *data,
+                         size_t len)
+{
+  if (rs->upload_errno || rs->too_large)
+    return;
+  if (rs->uploaded + len > srv->cfg.max_upload) {
+    rs->too_large = true;
+    return;
+  }
+  while (len) {
+    ssize_t w = write(rs->upload_fd, data, len);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      rs->upload_errno = errno;
+      return;
+    }
+    data += w;
+    len -= (size_t)w;
+    rs->uploaded += (uint64_t)w;
+  }
+}
+
 /* First call for a request: headers are in, the body (if any) is not. */
 static enum MHD_Result on_headers(struct api_server *srv, struct MHD_Connection *conn,
                                   struct req_state *rs)
@@ -85,14 +136,24 @@ static enum MHD_Result on_headers(struct api_server *srv, struct MHD_Connection 
     nc_err_set(&err, NC_ERR_UNAVAILABLE, "nanocld is shutting down");
     return send_error(conn, rs, &err);
   }
+  /* An upload route spools its body to a file, with a cap of its own. */
+  char work[PATH_MAX_LEN];
+  const char *params[API_PARAMS_MAX];
+  const struct api_route *route = api_route_find(rs->method, rs->path, work, params);
+  uint64_t cap = srv->cfg.max_body;
+  if (route && (route->flags & API_ROUTE_UPLOAD)) {
+    cap = srv->cfg.max_upload;
+    if (open_upload(srv, rs, &err) < 0)
+      return send_error(conn, rs, &err);
+  }
   /* Refuse an announced oversized body before reading a byte of it. */
   const char *cl =
     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   uint64_t len;
-  if (cl && nc_parse_u64(cl, UINT64_MAX, &len) == 0 && len > srv->cfg.max_body) {
+  if (cl && nc_parse_u64(cl, UINT64_MAX, &len) == 0 && len > cap) {
     nc_err_set(&err, NC_ERR_TOO_LARGE,
-               "request body of %llu bytes is larger than the limit of %zu bytes",
-               (unsigned long long)len, srv->cfg.max_body);
+               "request body of %llu bytes is larger than the limit of %llu bytes",
+               (unsigned long long)len, (unsigned long long)cap);
     return send_error(conn, rs, &err);
   }
   return MHD_YES;
@@ -111,6 +172,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rs)
       return MHD_NO;
     rs->start_ns = nc_time_mono_ns();
+    rs->upload_fd = -1;
     snprintf(rs->method, sizeof rs->method, "%s", method);
     snprintf(rs->path, sizeof rs->path, "%s", url);
     nc_buf_init(&rs->body, srv->cfg.max_body);
@@ -128,8 +190,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
              rs->method, rs->path, srv->cfg.request_timeout_s);
       return MHD_NO;
     }
-    if (!rs->responded && !rs->too_large &&
-        nc_buf_append(&rs->body, upload_data, *upload_data_size) < 0) {
+    if (rs->upload_path) {
+      if (!rs->responded)
+        write_upload(srv, rs, upload_data, *upload_data_size);
+    } else if (!rs->responded && !rs->too_large &&
+               nc_buf_append(&rs->body, upload_data, *upload_data_size) < 0) {
       rs->too_large = true;
       nc_buf_free(&rs->body);
     }
@@ -141,8 +206,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
   if (rs->too_large) {
     struct nc_err err = NC_ERR_INIT;
-    nc_err_set(&err, NC_ERR_TOO_LARGE, "request body is larger than the limit of %zu bytes",
-               srv->cfg.max_body);
+    nc_err_set(&err, NC_ERR_TOO_LARGE, "request body is larger than the limit of %llu bytes",
+               (unsigned long long)(rs->upload_path ? srv->cfg.max_upload : srv->cfg.max_body));
+    return send_error(conn, rs, &err);
+  }
+  if (rs->upload_errno) {
+    struct nc_err err = NC_ERR_INIT;
+    nc_err_sys(&err, rs->upload_errno, "cannot spool the upload");
     return send_error(conn, rs, &err);
   }
 
@@ -152,8 +222,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     .path = url,
     .body = rs->body.data,
     .body_len = rs->body.len,
+    .upload_path = &rs->upload_path,
     .cfg = &srv->cfg,
   };
+  if (rs->upload_path) {
+    close(rs->upload_fd);
+    rs->upload_fd = -1;
+  }
   struct api_resp resp = { 0 };
   char allow[128];
   api_dispatch(&req, &resp, allow, sizeof allow);
@@ -176,6 +251,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
   }
   nc_buf_free(&rs->body);
+  if (rs->upload_fd >= 0)
+    close(rs->upload_fd);
+  if (rs->upload_path) { /* not taken by a handler: a failed or refused upload */
+    unlink(rs->upload_path);
+    free(rs->upload_path);
+  }
   free(rs);
   *con_cls = NULL;
   atomic_fetch_sub(&srv->inflight, 1);
