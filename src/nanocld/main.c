@@ -126,6 +126,7 @@ static int run(const struct nanocld_options *o)
   api_config_defaults(&cfg);
   cfg.store = store;
   cfg.images = &images;
+  cfg.upload_dir = images.blobs.tmp;
   if (api_server_start(&cfg, listeners, nlisteners, &server, &err) < 0)
     goto out;
   nlisteners = 0; /* the server owns them now */
