@@ -192,8 +192,8 @@ bool image_complete(struct image_service *svc, const char *digest, char id[72])
   store_commit(tx, &err);
   if (!ok)
     return false;
-  /* Pinned by the digest itself, not by a prefix of some id. */
-  ok = !strcmp(img.manifest_digest, digest) || !strcmp(img.index_digest, digest);
+  /* The manifest itself: an index digest would not say which platform. */
+  ok = !strcmp(img.manifest_digest, digest);
   json_t *layers = ok ? json_loads(img.layers, 0, NULL) : NULL;
   size_t i;
   json_t *l;

@@ -39,6 +39,6 @@ int image_unpack_all(struct image_build *b, int (*wait_blob)(void *wctx, size_t 
 /* Writes the manifest blob and records image + name; *image gets the API object. */
 int image_record(struct image_build *b, json_t **image, struct nc_err *err);
 
-/* Is an image with this manifest or index digest recorded with all its layers
- * on disk? Fills its id. */
+/* Is an image with this manifest digest recorded with all its layers on disk?
+ * Fills its id. */
 bool image_complete(struct image_service *svc, const char *digest, char id[72]);

@@ -81,7 +81,9 @@ static int wait_blob(void *ctx, size_t i, struct nc_err *err)
   return rc;
 }
 
-/* Manifest of `reference`; through an index, the one for the platform. */
+/* Manifest of `reference`; through an index, the one for the platform. Returns
+ * 1 (and the id) when that manifest's image is complete here already: then the
+ * pull costs this one request (the index's, or the manifest's). */
 static int resolve(struct pull *p, const struct image_ref *ref, const struct platform *plat,
                    struct nc_buf *body, char id_if_complete[72], struct nc_err *err)
 {
@@ -89,8 +91,6 @@ static int resolve(struct pull *p, const struct image_ref *ref, const struct pla
   const char *reference = ref->digest[0] ? ref->digest : ref->tag;
   if (registry_get_manifest(&p->reg, reference, body, mt, digest, err) < 0)
     return -1;
-  if (image_complete(p->b.svc, digest, id_if_complete))
-    return 1;
   if (manifest_parse(body->data, body->len, mt, &p->b.manifest, err) < 0)
     return nc_err_wrap(err, "registry %s: manifest %s", p->reg.name, reference);
 
@@ -104,15 +104,18 @@ static int resolve(struct pull *p, const struct image_ref *ref, const struct pla
     manifest_free(&p->b.manifest);
     if (r < 0)
       return nc_err_wrap(err, "%s/%s:%s", ref->registry, ref->repository, reference);
+    if (image_complete(p->b.svc, chosen, id_if_complete))
+      return 1;
     if (registry_get_manifest(&p->reg, chosen, body, mt, digest, err) < 0)
       return -1;
-    if (image_complete(p->b.svc, digest, id_if_complete))
-      return 1;
     if (manifest_parse(body->data, body->len, mt, &p->b.manifest, err) < 0)
       return nc_err_wrap(err, "registry %s: manifest %s", p->reg.name, chosen);
     if (p->b.manifest.kind != MANIFEST_IMAGE)
       return nc_err_set(err, NC_ERR_INVALID, "registry %s: index %s points to another index",
                         p->reg.name, p->b.index_digest);
+  } else if (image_complete(p->b.svc, digest, id_if_complete)) {
+    manifest_free(&p->b.manifest);
+    return 1;
   }
   snprintf(p->b.manifest_digest, sizeof p->b.manifest_digest, "%s", digest);
   return 0;
@@ -227,10 +230,23 @@ int image_pull(struct image_service *svc, const char *ref_s, const char *platfor
     r = resolve(p, &ref, &plat, &manifest, id, err);
   if (r == 1) {
     /* Complete already: only the name may have to move here. */
-    r = image_tag(svc, id, name, image, err);
-    if (r == 0)
-      image_emit(&p->b, json_pack("{s:s, s:s, s:b}", "status", "resolved", "digest", id,
-                                  "complete", 1));
+    json_t *img = NULL;
+    r = image_tag(svc, id, name, &img, err);
+    if (r == 0) {
+      json_t *layers = json_object_get(img, "layers");
+      image_emit(&p->b, json_pack("{s:s, s:s, s:i, s:b}", "status", "resolved", "digest",
+                                  json_string_value(json_object_get(img, "digest")), "layers",
+                                  (int)json_array_size(layers), "complete", 1));
+      size_t i;
+      json_t *l;
+      json_array_foreach (layers, i, l)
+        image_emit_layer(&p->b, json_string_value(json_object_get(l, "digest")), "exists", -1,
+                         -1);
+    }
+    if (image)
+      *image = img;
+    else
+      json_decref(img);
   } else if (r == 0) {
     p->b.manifest_text = manifest.data;
     p->b.manifest_len = manifest.len;

@@ -201,7 +201,8 @@ static int step_into(struct unpack_ctx *c, int dirfd, const char *comp, const ch
   int e = errno;
   struct stat st;
   if (e == ELOOP && fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-    return nc_err_set(err, NC_ERR_INVALID, "layer entry '%.300s' goes through the symlink '%.300s'",
+    return nc_err_set(err, NC_ERR_INVALID, "layer entry '%.300s' goes through the symlink '%.300s', "
+                       "which could lead outside the layer",
                       entry, prefix);
   if (e == ENOTDIR)
     return nc_err_set(err, NC_ERR_INVALID,
