@@ -73,7 +73,7 @@ static void used_add(struct used *u, const char *digest)
 
 static bool used_has(const struct used *u, const char *hex)
 {
-  return bsearch(&hex, u->items, u->len, sizeof *u->items, cmp_str) != NULL;
+  return u->len && bsearch(&hex, u->items, u->len, sizeof *u->items, cmp_str) != NULL;
 }
 
 static void used_free(struct used *u)
@@ -109,8 +109,11 @@ static int collect_used(struct image_service *svc, struct used *blobs, struct us
     json_decref(ls);
   }
   store_image_list_free(&list);
-  qsort(blobs->items, blobs->len, sizeof *blobs->items, cmp_str);
-  qsort(layers->items, layers->len, sizeof *layers->items, cmp_str);
+  /* With no image left the lists are empty (NULL): qsort and bsearch must not see them. */
+  if (blobs->len)
+    qsort(blobs->items, blobs->len, sizeof *blobs->items, cmp_str);
+  if (layers->len)
+    qsort(layers->items, layers->len, sizeof *layers->items, cmp_str);
   return 0;
 }
 
