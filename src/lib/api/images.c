@@ -68,26 +68,28 @@ static int start_job(struct api_req *req, struct api_resp *resp, struct job *job
                      struct nc_err *err)
 {
   job->svc = req->cfg->images;
-  job->stream = api_stream_new();
-  if (!job->stream)
+  /* Kept here: once the thread runs, `job` is its to free at any moment. */
+  struct api_stream *stream = api_stream_new();
+  if (!stream)
     return nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
+  job->stream = stream;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_t th;
   atomic_fetch_add(&job->svc->active, 1);
-  if (pthread_create(&th, &attr, job_run, job) != 0) {
+  int rc = pthread_create(&th, &attr, job_run, job);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
     atomic_fetch_sub(&job->svc->active, 1);
-    pthread_attr_destroy(&attr);
-    api_stream_close(job->stream);
-    struct MHD_Response *r = api_stream_response(job->stream); /* drops the other ref */
+    api_stream_close(stream);
+    struct MHD_Response *r = api_stream_response(stream); /* drops the other ref */
     if (r)
       MHD_destroy_response(r);
     return nc_err_set(err, NC_ERR_INTERNAL, "cannot start a thread");
   }
-  pthread_attr_destroy(&attr);
   resp->status = 200;
-  resp->stream = job->stream;
+  resp->stream = stream;
   return 0;
 }
 

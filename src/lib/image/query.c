@@ -77,6 +77,17 @@ int image_normalize_key(struct image_service *svc, const char *key, char *out, s
   return 0;
 }
 
+/* By first name (names are sorted); images without a name last, by id. */
+static int by_first_name(const void *a, const void *b)
+{
+  const struct store_image *x = a, *y = b;
+  if (x->nnames && y->nnames)
+    return strcmp(x->names[0], y->names[0]);
+  if (x->nnames != y->nnames)
+    return x->nnames ? -1 : 1;
+  return strcmp(x->id, y->id);
+}
+
 int image_list(struct image_service *svc, json_t **out, struct nc_err *err)
 {
   struct store_tx *tx;
@@ -88,6 +99,8 @@ int image_list(struct image_service *svc, json_t **out, struct nc_err *err)
     return -1;
   }
   store_commit(tx, err);
+  if (list.len)
+    qsort(list.items, list.len, sizeof *list.items, by_first_name);
   json_t *arr = json_array();
   for (size_t i = 0; i < list.len; i++)
     json_array_append_new(arr, image_to_json(&list.items[i]));
