@@ -1,14 +1,19 @@
 /* nanocl container-image create|pull|ls|inspect|history|tag|import|rm */
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "image/ref.h"
 #include "output.h"
 #include "progress.h"
+#include "tar-writer.h"
 
 /* Image names and ids go into paths as they are ('/' and ':' included: the
  * API matches them greedily); only characters that would end the path are refused. */
@@ -29,7 +34,8 @@ static int on_progress(void *ctx, json_t *line)
 }
 
 /* Shows a pull or import stream; exit status from its last line. */
-static int finish_stream(struct cli *cli, struct progress *p, int rc, struct nc_err *err)
+static int finish_stream(struct cli *cli, struct progress *p, const char *asked, int rc,
+                         struct nc_err *err)
 {
   const char *error;
   json_t *image = progress_result(p, &error);
@@ -42,8 +48,18 @@ static int finish_stream(struct cli *cli, struct progress *p, int rc, struct nc_
   } else if (cli->output != CLI_OUTPUT_TABLE) {
     out_document(cli, image, cli->output);
   } else {
-    printf("Image: %s\n", json_string_value(json_array_get(json_object_get(image, "names"), 0))
-                            ?: "");
+    /* The name asked for, as nanocld normalised it; else the image's first. */
+    json_t *names = json_object_get(image, "names");
+    const char *shown = json_string_value(json_array_get(names, 0));
+    size_t i;
+    json_t *n;
+    json_array_foreach (names, i, n) {
+      const char *s = json_string_value(n);
+      size_t sl = strlen(s), al = asked ? strlen(asked) : 0;
+      if (asked && sl >= al && !strcmp(s + sl - al, asked))
+        shown = s;
+    }
+    printf("Image: %s\n", shown ? shown : "");
     printf("ID:    %s\n", json_string_value(json_object_get(image, "id")) ?: "");
   }
   progress_free(p);
@@ -91,14 +107,28 @@ static int img_pull(struct cli *cli, int argc, char **argv)
   }
   r = nc_client_stream(cli->client, "POST", "/v1/images/pull", body, on_progress, p, &err);
   json_decref(body);
-  return finish_stream(cli, p, r, &err);
+  return finish_stream(cli, p, argv[optind], r, &err);
 }
 
 static const char import_usage[] =
-  "Usage: nanocl container-image import FILE|- [NAME[:TAG]]\n"
+  "Usage: nanocl container-image import FILE|DIR|- [NAME[:TAG]]\n"
   "\n"
-  "Load an image archive: `docker save` / docker-archive, or an OCI image layout\n"
-  "archive. NAME names the image when the archive does not (it wins when it does).\n";
+  "Load an image: a `docker save` / docker-archive file, an OCI image layout archive,\n"
+  "an OCI image layout directory, or an archive on stdin (-). NAME names the image\n"
+  "when the archive does not (it wins when it does).\n";
+
+struct tar_job {
+  const char *dir;
+  int fd;
+  int err; /* errno of a failed write, 0 when it went well */
+};
+
+static void *tar_thread(void *arg)
+{
+  struct tar_job *j = arg;
+  j->err = tar_write_dir(j->dir, j->fd) < 0 ? errno : 0;
+  return NULL;
+}
 
 static int img_import(struct cli *cli, int argc, char **argv)
 {
@@ -115,6 +145,29 @@ static int img_import(struct cli *cli, int argc, char **argv)
     fprintf(stderr, "nanocl: cannot open '%s': %m\n", file);
     return CLI_ERROR;
   }
+  /* An OCI layout directory is sent as a tar of itself, written by a thread
+   * into a pipe that the upload reads. */
+  struct stat st;
+  struct tar_job tj = { .dir = file, .fd = -1 };
+  pthread_t tar_th;
+  bool tarring = false;
+  if (fd != STDIN_FILENO && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int pipefd[2];
+    close(fd);
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+      fprintf(stderr, "nanocl: cannot create a pipe: %m\n");
+      return CLI_ERROR;
+    }
+    tj.fd = pipefd[1];
+    fd = pipefd[0];
+    if (pthread_create(&tar_th, NULL, tar_thread, &tj) != 0) {
+      close(pipefd[0]);
+      close(pipefd[1]);
+      fprintf(stderr, "nanocl: cannot start a thread\n");
+      return CLI_ERROR;
+    }
+    tarring = true;
+  }
   char path[1024] = "/v1/images/import";
   struct nc_err err = NC_ERR_INIT;
   if (argc - optind == 2) {
@@ -130,8 +183,16 @@ static int img_import(struct cli *cli, int argc, char **argv)
   }
   r = nc_client_upload(cli->client, path, fd, "application/x-tar", on_progress, p, &err);
   if (fd != STDIN_FILENO)
-    close(fd);
-  return finish_stream(cli, p, r, &err);
+    close(fd); /* a tar writer still writing sees EPIPE and ends */
+  if (tarring) {
+    pthread_join(tar_th, NULL);
+    if (tj.err && tj.err != EPIPE && r >= 0) {
+      progress_free(p);
+      fprintf(stderr, "nanocl: cannot read the layout '%s': %s\n", file, strerror(tj.err));
+      return CLI_ERROR;
+    }
+  }
+  return finish_stream(cli, p, argc - optind == 2 ? argv[optind + 1] : NULL, r, &err);
 }
 
 static const char ls_usage[] = "Usage: nanocl container-image ls [-q] [-o table|json|yaml]\n"

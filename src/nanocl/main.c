@@ -1,5 +1,6 @@
 /* nanocl: the command-line client of nanocld. Global options, then a command
  * group from the table below; each group lives in its own cmd-<group>.c. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,9 @@ int main(int argc, char **argv)
   struct cli cli = { .output = CLI_OUTPUT_TABLE };
   const char *host = NULL;
   int i;
+
+  /* A closed socket or pipe is an error to report, not a reason to die. */
+  signal(SIGPIPE, SIG_IGN);
 
   for (i = 1; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];

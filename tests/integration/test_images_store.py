@@ -73,6 +73,22 @@ def test_import_oci_archive(sdaemon, images, tmp_path):
     assert_same_tree(images.unpacked("layered"), sdaemon, img)
 
 
+def test_import_oci_layout_directory(sdaemon, images, tmp_path):
+    # A layout directory (not an archive): the CLI sends a tar of it.
+    d = tmp_path / "layout"
+    skopeo_archive(images, "layered", f"oci:{d}:only")
+    sdaemon.cli("container-image", "import", d, "dir/layered:1", check=0)
+    img = get_image(sdaemon, "dir/layered:1")
+    assert img["id"] == images.facts("layered")["id"]
+    assert_same_tree(images.unpacked("layered"), sdaemon, img)
+    # A directory that is not a layout fails with a message, leaving nothing.
+    (tmp_path / "notlayout").mkdir()
+    (tmp_path / "notlayout" / "hello.txt").write_text("hi")
+    r = sdaemon.cli("container-image", "import", tmp_path / "notlayout", "dir/bad:1", check=1)
+    assert "index.json" in r.stderr, r.stderr
+    assert get_image(sdaemon, "dir/bad:1") is None
+
+
 def test_import_from_stdin_and_api(sdaemon, images, tmp_path):
     f = tmp_path / "busybox.tar"
     skopeo_archive(images, "busybox", f"docker-archive:{f}")
