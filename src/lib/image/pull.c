@@ -230,8 +230,19 @@ int image_pull(struct image_service *svc, const char *ref_s, const char *platfor
     r = resolve(p, &ref, &plat, &manifest, id, err);
   if (r == 1) {
     /* Complete already: only the name may have to move here. */
+    /* Read-only when the name points here already: the common repeat pull. */
     json_t *img = NULL;
-    r = image_tag(svc, id, name, &img, err);
+    r = image_inspect(svc, id, &img, err);
+    bool named = false;
+    size_t k;
+    json_t *n;
+    json_array_foreach (json_object_get(img, "names"), k, n)
+      named |= !strcmp(json_string_value(n), name);
+    if (r == 0 && !named) {
+      json_decref(img);
+      img = NULL;
+      r = image_tag(svc, id, name, &img, err);
+    }
     if (r == 0) {
       json_t *layers = json_object_get(img, "layers");
       image_emit(&p->b, json_pack("{s:s, s:s, s:i, s:b}", "status", "resolved", "digest",
