@@ -89,7 +89,7 @@ static int run(const struct nanocld_options *o)
   struct store *store = NULL;
   struct api_server *server = NULL;
   struct image_service images;
-  bool images_up = false;
+  bool images_up = false, pid_written = false;
   int status = 1;
 
   nc_log(NC_LOG_INFO, "nanocld %s (commit %s) starting: state dir %s, run dir %s, config dir %s",
@@ -127,12 +127,14 @@ static int run(const struct nanocld_options *o)
   cfg.store = store;
   cfg.images = &images;
   cfg.upload_dir = images.blobs.tmp;
+  /* The pid file is there before the first answer: whoever sees /_ping answer
+   * can read it (scripts/down, the tests). */
+  if (write_pid_file(o->run_dir, &err) < 0)
+    goto out;
+  pid_written = true;
   if (api_server_start(&cfg, listeners, nlisteners, &server, &err) < 0)
     goto out;
   nlisteners = 0; /* the server owns them now */
-
-  if (write_pid_file(o->run_dir, &err) < 0)
-    goto out;
   for (size_t i = 0; i < o->nhosts; i++) {
     char text[400];
     nc_host_url_format(&o->hosts[i], text, sizeof text);
@@ -160,7 +162,7 @@ out:
   for (size_t i = 0; i < nlisteners; i++)
     api_listener_close(&listeners[i]);
   store_close(store);
-  if (server)
+  if (pid_written)
     remove_pid_file(o->run_dir);
   if (status == 0)
     nc_log(NC_LOG_INFO, "stopped");

@@ -1,4 +1,4 @@
-/* The nanocld API client (libcurl; CURLOPT_UNIX_SOCKET_PATH for unix://).
+/* The nanocld API client (our own small HTTP/1.1 over unix:// or tcp://, see http.h).
  * Used by the nanocl CLI; everything it does goes through the API. */
 #pragma once
 

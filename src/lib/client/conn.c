@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,7 +269,39 @@ static int shrank(uint64_t len, struct nc_err *err)
                     (unsigned long long)len);
 }
 
-int nc_conn_sendfile(struct nc_conn *c, int fd, off_t *off, uint64_t len, struct nc_err *err)
+/* sendfile() has no MSG_NOSIGNAL: writing to a peer that closed raises
+ * SIGPIPE, which would kill the CLI. So SIGPIPE is blocked in this thread
+ * while it runs, and the one our EPIPE left pending is taken back, unless one
+ * was pending already (after libpq's pq_block_sigpipe). */
+struct sigpipe_guard {
+  sigset_t old;
+  bool was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+  sigset_t s, pending;
+  sigemptyset(&s);
+  sigaddset(&s, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &s, &g->old);
+  g->was_pending = sigismember(&g->old, SIGPIPE) && sigpending(&pending) == 0 &&
+                   sigismember(&pending, SIGPIPE);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+  sigset_t s, pending;
+  sigemptyset(&s);
+  sigaddset(&s, SIGPIPE);
+  if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+    struct timespec zero = { 0, 0 };
+    (void)sigtimedwait(&s, NULL, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static int sendfile_all(struct nc_conn *c, int fd, off_t *off, uint64_t len,
+                        struct nc_err *err)
 {
   _cleanup_free_ char *buf = NULL;
   while (len > 0) {
@@ -311,6 +344,15 @@ int nc_conn_sendfile(struct nc_conn *c, int fd, off_t *off, uint64_t len, struct
     len -= (uint64_t)n;
   }
   return 0;
+}
+
+int nc_conn_sendfile(struct nc_conn *c, int fd, off_t *off, uint64_t len, struct nc_err *err)
+{
+  struct sigpipe_guard g;
+  sigpipe_block(&g);
+  int r = sendfile_all(c, fd, off, len, err);
+  sigpipe_restore(&g);
+  return r;
 }
 
 ssize_t nc_conn_fill(struct nc_conn *c, struct nc_err *err)
