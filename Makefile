@@ -58,6 +58,7 @@ integration: build
 bench: build
 	@scripts/deps --bench
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/run
+	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/pull
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
