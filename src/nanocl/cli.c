@@ -86,15 +86,19 @@ int cli_parse(struct cli *cli, const char *cmd, int argc, char **argv, const cha
               int (*on_opt)(int c, const char *arg, void *ctx), void *ctx, bool *done)
 {
   /* The verb's options plus the common ones, in one getopt_long table. */
-  struct option all[16];
+  struct option all[48];
   size_t n = 0;
-  for (; longopts && longopts[n].name && n < 13; n++)
+  for (; longopts && longopts[n].name && n < 45; n++)
     all[n] = longopts[n];
   all[n++] = (struct option){ "output", required_argument, NULL, 'o' };
   all[n++] = (struct option){ "help", no_argument, NULL, 'h' };
   all[n] = (struct option){ NULL, 0, NULL, 0 };
+  /* A leading '+' (stop at the first operand, so a container's command keeps
+   * its own options) only works at the very start of getopt's string. */
   char shorts[64];
-  snprintf(shorts, sizeof shorts, ":o:h%s", shortopts ? shortopts : "");
+  bool stop_at_operand = shortopts && shortopts[0] == '+';
+  snprintf(shorts, sizeof shorts, "%s:o:h%s", stop_at_operand ? "+" : "",
+           shortopts ? shortopts + stop_at_operand : "");
 
   *done = false;
   optind = 0; /* glibc: start over */

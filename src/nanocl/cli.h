@@ -69,3 +69,5 @@ int cmd_image(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv);
 int cmd_logout(struct cli *cli, int argc, char **argv);
 int cmd_system(struct cli *cli, int argc, char **argv);
+int cmd_container(struct cli *cli, int argc, char **argv);
+int cmd_container_ls(struct cli *cli, int argc, char **argv);

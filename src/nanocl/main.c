@@ -13,6 +13,8 @@
 static const struct cli_cmd groups[] = {
   { "namespace", "ns", cmd_namespace, "Manage namespaces" },
   { "container-image", "image", cmd_image, "Manage container images" },
+  { "container", NULL, cmd_container, "Manage containers" },
+  { "lsc", NULL, cmd_container_ls, "List containers (container ls)" },
   { "login", NULL, cmd_login, "Store credentials for a registry" },
   { "logout", NULL, cmd_logout, "Remove the credentials of a registry" },
   { "system", NULL, cmd_system, "Disk usage and other information" },

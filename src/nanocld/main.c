@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "config.h"
 #include "image/service.h"
+#include "runtime/container.h"
 #include "options.h"
 #include "store/store.h"
 #include "version.h"
@@ -89,7 +90,8 @@ static int run(const struct nanocld_options *o)
   struct store *store = NULL;
   struct api_server *server = NULL;
   struct image_service images;
-  bool images_up = false, pid_written = false;
+  struct container_service containers;
+  bool images_up = false, containers_up = false, pid_written = false;
   int status = 1;
 
   nc_log(NC_LOG_INFO, "nanocld %s (commit %s) starting: state dir %s, run dir %s, config dir %s",
@@ -121,11 +123,16 @@ static int run(const struct nanocld_options *o)
   if (image_service_init(&images, store, o->state_dir, &o->images, &err) < 0)
     goto out;
   images_up = true;
+  if (container_service_init(&containers, store, &images, o->state_dir, o->run_dir, o->runtime,
+                             o->shim, &err) < 0)
+    goto out;
+  containers_up = true;
 
   struct api_config cfg;
   api_config_defaults(&cfg);
   cfg.store = store;
   cfg.images = &images;
+  cfg.containers = &containers;
   cfg.upload_dir = images.blobs.tmp;
   /* The pid file is there before the first answer: whoever sees /_ping answer
    * can read it (scripts/down, the tests). */
@@ -157,6 +164,8 @@ out:
   if (images_up)
     image_service_cancel(&images);
   api_server_stop(server);
+  if (containers_up)
+    container_service_destroy(&containers); /* the containers go on running */
   if (images_up)
     image_service_destroy(&images, 10000);
   for (size_t i = 0; i < nlisteners; i++)

@@ -34,6 +34,10 @@ static const char usage[] =
   "                         speak plain HTTP to this registry; repeatable\n"
   "                         [env NANOCL_INSECURE_REGISTRIES, comma-separated;\n"
   "                         loopback registries always are]\n"
+  "      --runtime NAME|PATH\n"
+  "                         the OCI runtime: runc, crun or a path [env NANOCL_RUNTIME;\n"
+  "                         default: crun where it works, else runc]\n"
+  "      --shim PATH        the nanocl-shim to use [default: the one beside nanocld]\n"
   "      --default-registry HOST\n"
   "                         registry of names without one [env NANOCL_DEFAULT_REGISTRY;\n"
   "                         default docker.io]\n"
@@ -155,7 +159,8 @@ static const char *env_or(const char *name, const char *fallback)
 
 int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
 {
-  enum { OPT_STATE = 256, OPT_RUN, OPT_CONFIG, OPT_LOG, OPT_INSECURE, OPT_REGISTRY };
+  enum { OPT_STATE = 256, OPT_RUN, OPT_CONFIG, OPT_LOG, OPT_INSECURE, OPT_REGISTRY, OPT_RUNTIME,
+         OPT_SHIM };
   static const struct option longopts[] = {
     { "host", required_argument, NULL, 'H' },
     { "state-dir", required_argument, NULL, OPT_STATE },
@@ -164,6 +169,8 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
     { "log-level", required_argument, NULL, OPT_LOG },
     { "insecure-registry", required_argument, NULL, OPT_INSECURE },
     { "default-registry", required_argument, NULL, OPT_REGISTRY },
+    { "runtime", required_argument, NULL, OPT_RUNTIME },
+    { "shim", required_argument, NULL, OPT_SHIM },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'v' },
     { NULL, 0, NULL, 0 },
@@ -190,6 +197,8 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
       insecure_given = true;
       break;
     case OPT_REGISTRY: registry = optarg; break;
+    case OPT_RUNTIME: snprintf(o->runtime, sizeof o->runtime, "%s", optarg); break;
+    case OPT_SHIM: snprintf(o->shim, sizeof o->shim, "%s", optarg); break;
     case 'h': fputs(usage, stdout); return 1;
     case 'v': printf("nanocld %s (commit %s)\n", NC_VERSION, NC_GIT_COMMIT); return 1;
     case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -226,6 +235,9 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
   if (registry && *registry && (r = set_registry(o, registry)) != 0)
     return r;
   snprintf(o->images.config_dir, sizeof o->images.config_dir, "%s", o->config_dir);
+
+  if (!o->runtime[0])
+    snprintf(o->runtime, sizeof o->runtime, "%s", env_or("NANOCL_RUNTIME", ""));
 
   level = level ? level : env_or("NANOCL_LOG_LEVEL", "info");
   o->log_level = nc_log_parse_level(level);

@@ -17,6 +17,8 @@ struct nanocld_options {
   char config_dir[PATH_MAX];
   int log_level;
   struct image_settings images;
+  char runtime[PATH_MAX]; /* "", "runc", "crun" or a path */
+  char shim[PATH_MAX];    /* "" = beside nanocld */
 };
 
 /* Returns 0 to run, 1 when --help/--version was printed (exit 0), 2 on a usage

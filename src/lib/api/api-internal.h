@@ -80,6 +80,18 @@ int api_system_df(struct api_req *req, struct api_resp *resp, struct nc_err *err
 int api_login(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_logout(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 
+/* containers.c */
+int api_container_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_create(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_delete(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_start(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_stop(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_restart(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_kill(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_wait(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_container_logs(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+
 /* namespaces.c */
 int api_namespace_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_namespace_create(struct api_req *req, struct api_resp *resp, struct nc_err *err);

@@ -65,6 +65,14 @@ void api_stream_write(struct api_stream *s, json_t *event)
   free(line);
 }
 
+bool api_stream_alive(struct api_stream *s)
+{
+  pthread_mutex_lock(&s->mu);
+  bool alive = !s->consumer_gone;
+  pthread_mutex_unlock(&s->mu);
+  return alive;
+}
+
 void api_stream_close(struct api_stream *s)
 {
   pthread_mutex_lock(&s->mu);

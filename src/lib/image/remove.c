@@ -185,8 +185,17 @@ int image_remove(struct image_service *svc, const char *key, bool force, json_t 
   for (size_t i = 0; i < img.nnames; i++)
     by_name |= !strcmp(img.names[i], norm);
 
-  int r = 0;
-  if (by_name) {
+  /* An image that containers use stays: not removed without force, and with
+   * force only its names go (Docker's behaviour). */
+  int users = 0;
+  int r = store_container_count_image(tx, img.id, &users, err);
+  bool keep = users > 0;
+  if (r == 0 && keep && !force && (!by_name || img.nnames == 1))
+    r = nc_err_set(err, NC_ERR_CONFLICT,
+                   "image %.19s is used by %d container(s); remove them first, or force", img.id,
+                   users);
+  if (r < 0) {
+  } else if (by_name) {
     r = store_image_name_delete(tx, norm, err);
     json_array_append_new(untagged, json_string(norm));
   } else if (img.nnames > 1 && !force) {
@@ -198,7 +207,10 @@ int image_remove(struct image_service *svc, const char *key, bool force, json_t 
       json_array_append_new(untagged, json_string(img.names[i]));
   }
   /* The image goes with its last name, or when asked for by id. */
-  if (r == 0 && (!by_name || img.nnames == 1)) {
+  if (r == 0 && keep && !by_name) {
+    for (size_t i = 0; i < img.nnames && r == 0; i++)
+      r = store_image_name_delete(tx, img.names[i], err);
+  } else if (r == 0 && !keep && (!by_name || img.nnames == 1)) {
     r = store_image_delete(tx, img.id, err);
     json_array_append_new(deleted, json_string(img.id));
   }

@@ -23,6 +23,14 @@ enum sq_stmt_id {
   SQ_IMAGE_BY_DIGEST,
   SQ_IMAGE_NAME_SET,
   SQ_IMAGE_NAME_DELETE,
+  SQ_CONTAINER_INSERT,
+  SQ_CONTAINER_BY_NAME,
+  SQ_CONTAINER_BY_PREFIX,
+  SQ_CONTAINER_LIST,
+  SQ_CONTAINER_LIST_ALL,
+  SQ_CONTAINER_UPDATE,
+  SQ_CONTAINER_DELETE,
+  SQ_CONTAINER_COUNT_IMAGE,
   SQ_STMT_MAX,
 };
 
@@ -71,3 +79,16 @@ int sq_image_resolve(struct store_tx *tx, const char *key, char id[72], struct n
 int sq_image_name_set(struct store_tx *tx, const char *name, const char *id,
                       struct nc_err *err);
 int sq_image_name_delete(struct store_tx *tx, const char *name, struct nc_err *err);
+
+/* sqlite-container.c */
+int sq_container_insert(struct store_tx *tx, const struct store_container *c,
+                        struct nc_err *err);
+int sq_container_get(struct store_tx *tx, const char *ns, const char *key,
+                     struct store_container *out, struct nc_err *err);
+int sq_container_list(struct store_tx *tx, const char *ns, struct store_container_list *out,
+                      struct nc_err *err);
+int sq_container_update(struct store_tx *tx, const struct store_container *c,
+                        struct nc_err *err);
+int sq_container_delete(struct store_tx *tx, const char *id, struct nc_err *err);
+int sq_container_count_image(struct store_tx *tx, const char *image_id, int *count,
+                             struct nc_err *err);

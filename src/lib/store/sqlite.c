@@ -41,6 +41,24 @@ static const char *const migrations[] = {
   "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE"
   ") STRICT;"
   "CREATE INDEX image_names_image ON image_names(image_id);",
+
+  /* 3: containers, in a namespace; an image in use cannot go (RESTRICT). */
+  "CREATE TABLE containers ("
+  "  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 64),"
+  "  name TEXT NOT NULL,"
+  "  namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE RESTRICT,"
+  "  image TEXT NOT NULL,"
+  "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE RESTRICT,"
+  "  state TEXT NOT NULL,"
+  "  pid INTEGER NOT NULL DEFAULT 0, shim_pid INTEGER NOT NULL DEFAULT 0,"
+  "  exit_code INTEGER NOT NULL DEFAULT 0, exit_signal TEXT NOT NULL DEFAULT '',"
+  "  oom_killed INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',"
+  "  created_at INTEGER NOT NULL, started_at INTEGER NOT NULL DEFAULT 0,"
+  "  finished_at INTEGER NOT NULL DEFAULT 0,"
+  "  spec TEXT NOT NULL,"
+  "  UNIQUE (namespace, name)"
+  ") STRICT;"
+  "CREATE INDEX containers_image ON containers(image_id);",
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
@@ -241,4 +259,10 @@ const struct store_ops sq_ops = {
   .image_resolve = sq_image_resolve,
   .image_name_set = sq_image_name_set,
   .image_name_delete = sq_image_name_delete,
+  .container_insert = sq_container_insert,
+  .container_get = sq_container_get,
+  .container_list = sq_container_list,
+  .container_update = sq_container_update,
+  .container_delete = sq_container_delete,
+  .container_count_image = sq_container_count_image,
 };

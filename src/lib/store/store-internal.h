@@ -28,6 +28,18 @@ struct store_ops {
   int (*image_name_set)(struct store_tx *tx, const char *name, const char *id,
                         struct nc_err *err);
   int (*image_name_delete)(struct store_tx *tx, const char *name, struct nc_err *err);
+
+  int (*container_insert)(struct store_tx *tx, const struct store_container *c,
+                          struct nc_err *err);
+  int (*container_get)(struct store_tx *tx, const char *ns, const char *key,
+                       struct store_container *out, struct nc_err *err);
+  int (*container_list)(struct store_tx *tx, const char *ns, struct store_container_list *out,
+                        struct nc_err *err);
+  int (*container_update)(struct store_tx *tx, const struct store_container *c,
+                          struct nc_err *err);
+  int (*container_delete)(struct store_tx *tx, const char *id, struct nc_err *err);
+  int (*container_count_image)(struct store_tx *tx, const char *image_id, int *count,
+                               struct nc_err *err);
 };
 
 /* Backends embed these as their first member. */

@@ -141,3 +141,57 @@ void store_image_list_free(struct store_image_list *list)
   list->items = NULL;
   list->len = 0;
 }
+
+int store_container_insert(struct store_tx *tx, const struct store_container *c,
+                           struct nc_err *err)
+{
+  return tx->store->ops->container_insert(tx, c, err);
+}
+
+int store_container_get(struct store_tx *tx, const char *ns, const char *key,
+                        struct store_container *out, struct nc_err *err)
+{
+  return tx->store->ops->container_get(tx, ns, key, out, err);
+}
+
+int store_container_list(struct store_tx *tx, const char *ns, struct store_container_list *out,
+                         struct nc_err *err)
+{
+  return tx->store->ops->container_list(tx, ns, out, err);
+}
+
+int store_container_update(struct store_tx *tx, const struct store_container *c,
+                           struct nc_err *err)
+{
+  return tx->store->ops->container_update(tx, c, err);
+}
+
+int store_container_delete(struct store_tx *tx, const char *id, struct nc_err *err)
+{
+  return tx->store->ops->container_delete(tx, id, err);
+}
+
+int store_container_count_image(struct store_tx *tx, const char *image_id, int *count,
+                                struct nc_err *err)
+{
+  return tx->store->ops->container_count_image(tx, image_id, count, err);
+}
+
+void store_container_free(struct store_container *c)
+{
+  if (!c)
+    return;
+  free(c->spec);
+  c->spec = NULL;
+}
+
+void store_container_list_free(struct store_container_list *list)
+{
+  if (!list)
+    return;
+  for (size_t i = 0; i < list->len; i++)
+    store_container_free(&list->items[i]);
+  free(list->items);
+  list->items = NULL;
+  list->len = 0;
+}

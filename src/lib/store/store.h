@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,29 @@ struct store_image_list {
   size_t len;
 };
 
+/* A container. `spec` is the API's container spec (JSON text, owned). */
+struct store_container {
+  char id[65];                /* 64 hex */
+  char name[STORE_NAME_MAX];
+  char namespace_[STORE_NAME_MAX];
+  char image[512];            /* the name it was created from */
+  char image_id[72];
+  char state[16];             /* created, running, exited, removing */
+  int64_t pid;                /* the container's init, while running */
+  int64_t shim_pid;
+  int exit_code;
+  char exit_signal[16];
+  bool oom_killed;
+  char error[512];            /* why the last start failed, or "" */
+  int64_t created_at, started_at, finished_at; /* seconds; 0 = never */
+  char *spec;
+};
+
+struct store_container_list {
+  struct store_container *items;
+  size_t len;
+};
+
 /* `url`: "sqlite:///abs/path/state.db" (or a plain path, taken as SQLite).
  * Opening applies the pending schema migrations in one transaction. */
 int store_open(const char *url, struct store **out, struct nc_err *err);
@@ -99,3 +123,22 @@ int store_image_name_set(struct store_tx *tx, const char *name, const char *id,
 int store_image_name_delete(struct store_tx *tx, const char *name, struct nc_err *err);
 void store_image_free(struct store_image *img);
 void store_image_list_free(struct store_image_list *list);
+
+/* Containers. Names are unique within a namespace. `key` is a name in `ns`, an id,
+ * or an id prefix of at least 4 hex digits (NC_ERR_CONFLICT when ambiguous). */
+int store_container_insert(struct store_tx *tx, const struct store_container *c,
+                           struct nc_err *err);
+int store_container_get(struct store_tx *tx, const char *ns, const char *key,
+                        struct store_container *out, struct nc_err *err);
+/* ns NULL = every namespace. */
+int store_container_list(struct store_tx *tx, const char *ns, struct store_container_list *out,
+                         struct nc_err *err);
+/* Writes the run-time fields (state, pids, exit, error, times) of c->id. */
+int store_container_update(struct store_tx *tx, const struct store_container *c,
+                           struct nc_err *err);
+int store_container_delete(struct store_tx *tx, const char *id, struct nc_err *err);
+/* How many containers use image `image_id` (rm of an image is refused while > 0). */
+int store_container_count_image(struct store_tx *tx, const char *image_id, int *count,
+                                struct nc_err *err);
+void store_container_free(struct store_container *c);
+void store_container_list_free(struct store_container_list *list);

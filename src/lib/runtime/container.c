@@ -1,0 +1,253 @@
+/* Containers: create, read, list, remove; the JSON of the API. */
+#include "runtime/container.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "image/unpack.h"
+#include "model/name.h"
+#include "runtime/rootfs.h"
+#include "runtime/spec.h"
+
+void container_path(const struct container_service *svc, const char *id, const char *file,
+                    char *out, size_t size)
+{
+  snprintf(out, size, "%s/%s%s%s", svc->dir, id, file ? "/" : "", file ? file : "");
+}
+
+int container_load(struct container_service *svc, const char *ns, const char *key,
+                   struct store_container *out, struct nc_err *err)
+{
+  struct store_tx *tx;
+  if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
+    return -1;
+  if (store_container_get(tx, ns, key, out, err) < 0) {
+    store_rollback(tx);
+    return -1;
+  }
+  return store_commit(tx, err);
+}
+
+int container_save(struct container_service *svc, const struct store_container *c,
+                   struct nc_err *err)
+{
+  struct store_tx *tx;
+  if (store_begin(svc->store, STORE_TX_WRITE, &tx, err) < 0)
+    return -1;
+  if (store_container_update(tx, c, err) < 0) {
+    store_rollback(tx);
+    return -1;
+  }
+  return store_commit(tx, err);
+}
+
+static void status_text(const struct store_container *c, char *out, size_t size)
+{
+  int64_t now = nc_time_now();
+  char ago[48];
+  int64_t since = !strcmp(c->state, "running") ? now - c->started_at : now - c->finished_at;
+  if (since < 60)
+    snprintf(ago, sizeof ago, "%lld second%s", (long long)since, since == 1 ? "" : "s");
+  else if (since < 3600)
+    snprintf(ago, sizeof ago, "%lld minutes", (long long)since / 60);
+  else if (since < 86400)
+    snprintf(ago, sizeof ago, "%lld hours", (long long)since / 3600);
+  else
+    snprintf(ago, sizeof ago, "%lld days", (long long)since / 86400);
+  if (!strcmp(c->state, "running"))
+    snprintf(out, size, "Up %s", ago);
+  else if (!strcmp(c->state, "exited"))
+    snprintf(out, size, "Exited (%d) %s ago", c->exit_code, ago);
+  else if (!strcmp(c->state, "created"))
+    snprintf(out, size, "Created");
+  else
+    snprintf(out, size, "Removing");
+}
+
+static json_t *to_json(const struct store_container *c)
+{
+  char created[32], started[32] = "", finished[32] = "", status[80];
+  nc_time_rfc3339(c->created_at, created, sizeof created);
+  if (c->started_at)
+    nc_time_rfc3339(c->started_at, started, sizeof started);
+  if (c->finished_at)
+    nc_time_rfc3339(c->finished_at, finished, sizeof finished);
+  status_text(c, status, sizeof status);
+  json_t *spec = json_loads(c->spec, 0, NULL);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s?, s:b, s:s?, s:s, s:s?, "
+                   "s:s?, s:o}",
+                   "id", c->id, "name", c->name, "namespace", c->namespace_, "image", c->image,
+                   "image_id", c->image_id, "state", c->state, "status", status, "pid",
+                   (json_int_t)c->pid, "exit_code", c->exit_code, "exit_signal",
+                   c->exit_signal[0] ? c->exit_signal : NULL, "oom_killed", c->oom_killed,
+                   "error", c->error[0] ? c->error : NULL, "created_at", created, "started_at",
+                   started[0] ? started : NULL, "finished_at", finished[0] ? finished : NULL,
+                   "spec", spec ? spec : json_object());
+}
+
+int container_inspect(struct container_service *svc, const char *ns, const char *key,
+                      json_t **out, struct nc_err *err)
+{
+  struct store_container c;
+  if (container_load(svc, ns, key, &c, err) < 0)
+    return -1;
+  *out = to_json(&c);
+  store_container_free(&c);
+  return 0;
+}
+
+int container_list(struct container_service *svc, const char *ns, bool all, json_t **out,
+                   struct nc_err *err)
+{
+  struct store_tx *tx;
+  struct store_container_list list;
+  if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
+    return -1;
+  if (store_container_list(tx, ns, &list, err) < 0) {
+    store_rollback(tx);
+    return -1;
+  }
+  store_commit(tx, err);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < list.len; i++)
+    if (all || !strcmp(list.items[i].state, "running"))
+      json_array_append_new(arr, to_json(&list.items[i]));
+  store_container_list_free(&list);
+  *out = arr;
+  return 0;
+}
+
+static int new_id(char id[65], struct nc_err *err)
+{
+  unsigned char raw[32];
+  if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+    return nc_err_sys(err, errno, "cannot make a container id");
+  for (int i = 0; i < 32; i++)
+    snprintf(id + 2 * i, 3, "%02x", raw[i]);
+  return 0;
+}
+
+int container_create(struct container_service *svc, const char *ns, json_t *body, json_t **out,
+                     struct nc_err *err)
+{
+  const char *name = NULL, *image = NULL;
+  if (nc_json_get_string(body, "name", false, &name, err) < 0 ||
+      nc_json_get_string(body, "image", true, &image, err) < 0)
+    return -1;
+  if (name && nc_name_check("container", name, err) < 0)
+    return -1;
+  json_t *spec = json_deep_copy(body);
+  json_object_del(spec, "name");
+  json_object_del(spec, "image");
+  int r = runtime_spec_validate(spec, err);
+  json_t *img = NULL;
+  if (r == 0 && image_inspect(svc->images, image, &img, err) < 0) {
+    if (err->kind == NC_ERR_NOT_FOUND)
+      nc_err_set(err, NC_ERR_NOT_FOUND,
+                 "image '%.200s' is not here; pull it first: nanocl container-image create %.200s",
+                 image, image);
+    r = -1;
+  }
+  struct store_container c = { 0 };
+  if (r == 0)
+    r = new_id(c.id, err);
+  if (r < 0) {
+    json_decref(spec);
+    json_decref(img);
+    return -1;
+  }
+  snprintf(c.name, sizeof c.name, "%.63s", name ? name : c.id);
+  c.name[name ? sizeof c.name - 1 : 12] = '\0';
+  snprintf(c.namespace_, sizeof c.namespace_, "%s", ns);
+  snprintf(c.image, sizeof c.image, "%s", image);
+  snprintf(c.image_id, sizeof c.image_id, "%s", json_string_value(json_object_get(img, "id")));
+  snprintf(c.state, sizeof c.state, "created");
+  c.created_at = nc_time_now();
+  c.spec = json_dumps(spec, JSON_COMPACT);
+  json_decref(spec);
+  json_decref(img);
+
+  char dir[PATH_MAX];
+  container_path(svc, c.id, NULL, dir, sizeof dir);
+  r = c.spec ? 0 : nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
+  if (r == 0 && mkdir(dir, 0700) < 0)
+    r = nc_err_sys(err, errno, "cannot create '%s'", dir);
+  struct store_tx *tx;
+  if (r == 0 && store_begin(svc->store, STORE_TX_WRITE, &tx, err) == 0) {
+    r = store_container_insert(tx, &c, err);
+    if (r < 0)
+      store_rollback(tx);
+    else
+      r = store_commit(tx, err);
+    if (r < 0)
+      rmdir(dir); /* nothing half-made stays */
+  } else if (r == 0) {
+    rmdir(dir);
+    r = -1;
+  }
+  if (r == 0 && out)
+    *out = to_json(&c);
+  store_container_free(&c);
+  return r;
+}
+
+int container_remove(struct container_service *svc, const char *ns, const char *key, bool force,
+                     struct nc_err *err)
+{
+  struct store_container c;
+  if (container_load(svc, ns, key, &c, err) < 0)
+    return -1;
+  int r = 0;
+  if (!strcmp(c.state, "running")) {
+    if (!force)
+      r = nc_err_set(err, NC_ERR_CONFLICT,
+                     "container '%s' is running: stop it first, or force the removal", c.name);
+    else
+      r = container_stop(svc, ns, c.id, 0, err);
+  }
+  char dir[PATH_MAX], rootfs[PATH_MAX];
+  container_path(svc, c.id, NULL, dir, sizeof dir);
+  container_path(svc, c.id, "rootfs", rootfs, sizeof rootfs);
+  if (r == 0 && rootfs_umount(rootfs, err) < 0)
+    r = -1;
+  if (r == 0) {
+    /* The runtime may still know it (a start that failed half-way). */
+    const char *args[] = { "delete", "--force", c.id, NULL };
+    struct nc_err ignored = NC_ERR_INIT;
+    container_runtime(svc, args, &ignored);
+    r = image_remove_tree(dir, err);
+  }
+  struct store_tx *tx;
+  if (r == 0 && store_begin(svc->store, STORE_TX_WRITE, &tx, err) == 0) {
+    r = store_container_delete(tx, c.id, err);
+    if (r < 0)
+      store_rollback(tx);
+    else
+      r = store_commit(tx, err);
+  } else if (r == 0) {
+    r = -1;
+  }
+  store_container_free(&c);
+  return r;
+}
+
+int container_log_path(struct container_service *svc, const char *ns, const char *key,
+                       char id[65], char *path, size_t size, struct nc_err *err)
+{
+  struct store_container c;
+  if (container_load(svc, ns, key, &c, err) < 0)
+    return -1;
+  memcpy(id, c.id, 65);
+  container_path(svc, c.id, "log", path, size);
+  store_container_free(&c);
+  return 0;
+}

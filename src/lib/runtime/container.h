@@ -1,0 +1,86 @@
+/* The container service of nanocld: containers created from images, run by the
+ * OCI runtime through one nanocl-shim each, watched, stopped, removed, and
+ * re-adopted when nanocld restarts (they outlive it).
+ *
+ * On disk: STATE_DIR/containers/<id>/ holds config.json (the OCI bundle),
+ * rootfs/ (the overlay, mounted while running), upper/ and work/ (the
+ * container's own changes), hostname, hosts, resolv.conf, log (JSON lines),
+ * exit (the shim's verdict), shim.pid. RUN_DIR/runtime is the runtime's state. */
+#pragma once
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "base/err.h"
+#include "image/service.h"
+#include "runtime/probe.h"
+#include "store/store.h"
+
+#define CONTAINER_WATCH_MAX 4096
+
+struct container_service {
+  struct store *store;
+  struct image_service *images;
+  struct runtime_info rt;
+  char dir[PATH_MAX];          /* STATE_DIR/containers */
+  char runtime_root[PATH_MAX]; /* RUN_DIR/runtime */
+  char shim[PATH_MAX];         /* the nanocl-shim executable */
+  /* Exits: a thread polls a pidfd per running shim. */
+  pthread_t watcher;
+  int epfd;
+  int wake_fd;
+  atomic_bool stopping;
+  pthread_mutex_t mu;   /* guards `changed`, and lifecycle steps of one container */
+  pthread_cond_t changed; /* broadcast when a container leaves "running" */
+  void *watched;          /* the shims watched (watch.c), guarded by `mu` */
+};
+
+/* Probes the runtime, re-adopts running containers, starts the watcher. */
+int container_service_init(struct container_service *svc, struct store *store,
+                           struct image_service *images, const char *state_dir,
+                           const char *run_dir, const char *runtime, const char *shim,
+                           struct nc_err *err);
+/* Stops watching. Containers keep running: their shims do not need nanocld. */
+void container_service_destroy(struct container_service *svc);
+
+/* `body` is the API's create body: {"name", "image", …spec fields}. */
+int container_create(struct container_service *svc, const char *ns, json_t *body, json_t **out,
+                     struct nc_err *err);
+int container_start(struct container_service *svc, const char *ns, const char *key,
+                    struct nc_err *err);
+/* Stop signal, then SIGKILL after `timeout_s` (< 0: the container's own, default 10). */
+int container_stop(struct container_service *svc, const char *ns, const char *key,
+                   int timeout_s, struct nc_err *err);
+int container_kill(struct container_service *svc, const char *ns, const char *key, int sig,
+                   struct nc_err *err);
+int container_remove(struct container_service *svc, const char *ns, const char *key, bool force,
+                     struct nc_err *err);
+int container_inspect(struct container_service *svc, const char *ns, const char *key,
+                      json_t **out, struct nc_err *err);
+/* ns NULL = all namespaces; `all` includes containers that are not running. */
+int container_list(struct container_service *svc, const char *ns, bool all, json_t **out,
+                   struct nc_err *err);
+/* Blocks until the container is not running; *out = {"exit_code", …}. */
+int container_wait(struct container_service *svc, const char *ns, const char *key, json_t **out,
+                   struct nc_err *err);
+/* The container's id and its log file path, for the log stream. */
+int container_log_path(struct container_service *svc, const char *ns, const char *key,
+                       char id[65], char *path, size_t size, struct nc_err *err);
+bool container_is_running(struct container_service *svc, const char *id);
+
+/* internal, shared by container*.c */
+int container_load(struct container_service *svc, const char *ns, const char *key,
+                   struct store_container *out, struct nc_err *err);
+int container_save(struct container_service *svc, const struct store_container *c,
+                   struct nc_err *err);
+void container_path(const struct container_service *svc, const char *id, const char *file,
+                    char *out, size_t size);
+int container_watch(struct container_service *svc, const char *id, pid_t shim_pid,
+                    struct nc_err *err);
+/* The shim is gone: read its exit file, record it, unmount the root fs. */
+void container_reap(struct container_service *svc, const char *id);
+int container_runtime(struct container_service *svc, const char *const *args,
+                      struct nc_err *err);

@@ -1,0 +1,31 @@
+/* What this host offers containers: the OCI runtime to use and the cgroup layout.
+ * Detected at start-up, logged, never assumed. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+enum cgroup_layout {
+  CGROUP_V1,     /* only v1 hierarchies */
+  CGROUP_HYBRID, /* v1 controllers plus a cgroup2 mount (systemd's "hybrid") */
+  CGROUP_V2,     /* unified: /sys/fs/cgroup is cgroup2 */
+};
+
+struct runtime_info {
+  char path[PATH_MAX]; /* the runtime's executable */
+  char name[16];       /* "runc", "crun", or the file name of a given path */
+  enum cgroup_layout layout;
+  uint64_t nofile_hard;       /* RLIMIT_NOFILE hard limit of this host */
+  bool swap_accounting;       /* memory.memsw (v1) / memory.swap.max (v2) exist */
+  char memory_cgroup[PATH_MAX]; /* root of the memory controller: for OOM checks */
+};
+
+const char *cgroup_layout_name(enum cgroup_layout l);
+enum cgroup_layout cgroup_detect(void);
+
+/* `want`: NULL or "" (choose), "runc", "crun", or an absolute path. Choosing
+ * prefers crun, except on hybrid hosts, which crun refuses. */
+int runtime_probe(const char *want, struct runtime_info *out, struct nc_err *err);

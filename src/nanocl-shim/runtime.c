@@ -1,0 +1,218 @@
+/* Running the OCI runtime (runc, crun):
+ *   RUNTIME --root ROOT --log BUNDLE/runtime.log --log-format json create
+ *           --bundle BUNDLE --pid-file BUNDLE/container.pid ID
+ *   RUNTIME --root ROOT --log … start ID
+ *   RUNTIME --root ROOT --log … delete [--force] ID
+ * A failed command's error is the runtime's own message: the last error line it added
+ * to runtime.log. The runtime gets the shim's signal mask and dispositions back to their
+ * defaults, and the oom_score_adj the shim had before it protected itself. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/parse.h"
+#include "shim.h"
+
+/* The tail of runtime.log that is read for an error message. */
+#define RUNTIME_LOG_TAIL (64 * 1024)
+
+int shim_runtime_init(struct shim_runtime *rt, const struct shim_config *cfg, struct nc_err *err)
+{
+  rt->cfg = cfg;
+  rt->oom_restore[0] = '\0';
+  if (snprintf(rt->log_path, sizeof rt->log_path, "%s/runtime.log", cfg->bundle) >=
+        (int)sizeof rt->log_path ||
+      snprintf(rt->pid_path, sizeof rt->pid_path, "%s/container.pid", cfg->bundle) >=
+        (int)sizeof rt->pid_path)
+    return nc_err_set(err, NC_ERR_INVALID, "bundle path too long: '%s'", cfg->bundle);
+  return 0;
+}
+
+static off_t file_size(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* The message of the last error (or fatal) line runtime.log got past `from`; "" if none. */
+static void runtime_log_error(const struct shim_runtime *rt, off_t from, char *out, size_t size)
+{
+  out[0] = '\0';
+  _cleanup_close_ int fd = open(rt->log_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  off_t end = lseek(fd, 0, SEEK_END);
+  if (end < 0 || end <= from)
+    return;
+  if (end - from > RUNTIME_LOG_TAIL)
+    from = end - RUNTIME_LOG_TAIL;
+  size_t len = (size_t)(end - from);
+  _cleanup_free_ char *text = malloc(len + 1);
+  if (!text)
+    return;
+  ssize_t n = pread(fd, text, len, from);
+  if (n <= 0)
+    return;
+  text[n] = '\0';
+  char level[16];
+  for (char *line = text; line < text + n;) {
+    char *nl = memchr(line, '\n', (size_t)(text + n - line));
+    size_t line_len = nl ? (size_t)(nl - line) : (size_t)(text + n - line);
+    if (shim_json_get_string(line, line_len, "level", level, sizeof level) == 0 &&
+        (!strcmp(level, "error") || !strcmp(level, "fatal")))
+      shim_json_get_string(line, line_len, "msg", out, size);
+    line += line_len + 1;
+  }
+}
+
+/* Runs the runtime with `args` after its global options; returns its wait status, or
+ * -1 when it could not be run at all. */
+static int run(struct shim_runtime *rt, const char *const *args, int out_fd, int err_fd,
+               struct nc_err *err)
+{
+  const struct shim_config *cfg = rt->cfg;
+  const char *global[] = { cfg->runtime, "--root", cfg->runtime_root, "--log", rt->log_path,
+                          "--log-format", "json" };
+  char *argv[16]; /* execv's type; nothing is written through it */
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof global / sizeof *global; i++)
+    argv[n++] = (char *)(uintptr_t)global[i];
+  for (size_t i = 0; args[i] && n < sizeof argv / sizeof *argv - 1; i++)
+    argv[n++] = (char *)(uintptr_t)args[i];
+  argv[n] = NULL;
+
+  _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0)
+    return nc_err_sys(err, errno, "cannot open /dev/null");
+  /* The child reports a failed exec through this pipe; it is closed by a good one. */
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) < 0)
+    return nc_err_sys(err, errno, "cannot run %s %s", cfg->runtime, args[0]);
+  if (out_fd < 0)
+    out_fd = null;
+  if (err_fd < 0)
+    err_fd = null;
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(report[0]);
+    close(report[1]);
+    return nc_err_sys(err, e, "cannot run %s %s", cfg->runtime, args[0]);
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+      signal(sig, SIG_DFL); /* SIGPIPE, and any the shim's caller ignored */
+    if (rt->oom_restore[0]) {
+      int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        ssize_t w = write(fd, rt->oom_restore, strlen(rt->oom_restore));
+        (void)w;
+        close(fd);
+      }
+    }
+    /* dup2 onto itself would keep FD_CLOEXEC: move the sources out of 0..2 first. */
+    int fds[3] = { null, out_fd, err_fd };
+    for (int i = 0; i < 3; i++)
+      if (fds[i] <= 2 && (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
+        goto fail;
+    for (int i = 0; i < 3; i++)
+      if (dup2(fds[i], i) < 0)
+        goto fail;
+    execv(argv[0], argv);
+fail:;
+    int e = errno;
+    ssize_t w = write(report[1], &e, sizeof e);
+    (void)w;
+    _exit(127);
+  }
+  close(report[1]);
+  int exec_errno = 0;
+  ssize_t got;
+  while ((got = read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR)
+    ;
+  close(report[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      return nc_err_sys(err, errno, "cannot wait for %s %s", cfg->runtime, args[0]);
+  }
+  if (got == (ssize_t)sizeof exec_errno)
+    return nc_err_sys(err, exec_errno, "cannot execute the runtime '%s'", cfg->runtime);
+  return status;
+}
+
+/* Runs a runtime command; a failure's message is the runtime's own. */
+static int command(struct shim_runtime *rt, const char *const *args, int out_fd, int err_fd,
+                   struct nc_err *err)
+{
+  off_t from = file_size(rt->log_path);
+  int status = run(rt, args, out_fd, err_fd, err);
+  if (status < 0)
+    return -1;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return 0;
+  char msg[NC_ERR_MSG_MAX];
+  runtime_log_error(rt, from, msg, sizeof msg);
+  if (msg[0])
+    return nc_err_set(err, NC_ERR_INVALID, "%s", msg);
+  if (WIFEXITED(status))
+    return nc_err_set(err, NC_ERR_INTERNAL, "%s %s failed with exit status %d", rt->cfg->runtime,
+                      args[0], WEXITSTATUS(status));
+  return nc_err_set(err, NC_ERR_INTERNAL, "%s %s was killed by signal %d", rt->cfg->runtime,
+                    args[0], WTERMSIG(status));
+}
+
+static int read_container_pid(struct shim_runtime *rt, pid_t *pid, struct nc_err *err)
+{
+  _cleanup_free_ char *text = NULL;
+  size_t len;
+  if (nc_read_file(rt->pid_path, 64, &text, &len, err) < 0)
+    return nc_err_wrap(err, "the runtime wrote no container pid");
+  while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+    text[--len] = '\0';
+  uint64_t v;
+  if (nc_parse_u64(text, INT_MAX, &v) < 0 || v < 2)
+    return nc_err_set(err, NC_ERR_INTERNAL, "'%s' holds no pid: '%.32s'", rt->pid_path, text);
+  *pid = (pid_t)v;
+  return 0;
+}
+
+int shim_runtime_create(struct shim_runtime *rt, int out_fd, int err_fd, pid_t *pid,
+                        struct nc_err *err)
+{
+  const struct shim_config *cfg = rt->cfg;
+  unlink(rt->pid_path); /* a leftover must not be taken for this container's pid */
+  const char *args[] = { "create", "--bundle", cfg->bundle, "--pid-file", rt->pid_path, cfg->id,
+                         NULL };
+  if (command(rt, args, out_fd, err_fd, err) < 0)
+    return -1;
+  return read_container_pid(rt, pid, err);
+}
+
+int shim_runtime_start(struct shim_runtime *rt, struct nc_err *err)
+{
+  const char *args[] = { "start", rt->cfg->id, NULL };
+  return command(rt, args, -1, -1, err);
+}
+
+int shim_runtime_delete(struct shim_runtime *rt, bool force, struct nc_err *err)
+{
+  const char *plain[] = { "delete", rt->cfg->id, NULL };
+  const char *forced[] = { "delete", "--force", rt->cfg->id, NULL };
+  return command(rt, force ? forced : plain, -1, -1, err);
+}

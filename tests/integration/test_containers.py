@@ -1,0 +1,212 @@
+"""Containers on the real runtime (runc here; crun where the host allows), through the
+real nanocld, nanocl-shim and CLI, from a busybox image built with umoci and pulled from a
+loopback registry."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from registry import image_daemon, images, registry  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not (os.path.exists("/usr/sbin/runc") or
+                                     os.path.exists("/usr/bin/runc")),
+                                reason="runc is not installed")
+
+
+@pytest.fixture(scope="module")
+def cd(tmp_path_factory, registry):
+    d = image_daemon(tmp_path_factory, registry)
+    d.image = f"{registry.addr}/busybox:1.0"
+    d.cli("container-image", "create", d.image, check=0)
+    yield d
+    for c in inspect_all(d):
+        d.cli("container", "rm", "-f", c["id"], check=None)
+    d.teardown()
+
+
+def inspect_all(d):
+    status, _, body = d.request("GET", "/v1/containers?all=true")
+    assert status == 200, body
+    return body
+
+
+def state(d, name):
+    status, _, body = d.request("GET", f"/v1/containers/{name}")
+    assert status == 200, body
+    return body
+
+
+def run(d, *args, check=None, timeout=60):
+    return d.cli("container", "run", *args, check=check)
+
+
+def wait_state(d, name, want, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = state(d, name)
+        if s["state"] == want:
+            return s
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never became {want}: {state(d, name)}")
+
+
+def mounts():
+    with open("/proc/mounts") as f:
+        return sorted(l.split()[1] for l in f)
+
+
+def test_run_echo_exit_code_and_logs(cd):
+    r = run(cd, "--name", "echo1", cd.image, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert r.stdout == "out\n" and "err\n" in r.stderr
+    s = state(cd, "echo1")
+    assert s["state"] == "exited" and s["exit_code"] == 3
+    logs = cd.cli("container", "logs", "echo1", check=0)
+    assert logs.stdout == "out\n" and logs.stderr == "err\n"
+    tail = cd.cli("container", "logs", "--tail", "1", "-t", "echo1", check=0)
+    assert tail.stdout == "" and tail.stderr.endswith(" err\n")
+
+
+def test_env_cwd_user(cd):
+    r = run(cd, "--rm", "-e", "FOO=bar", "-w", "/tmp", "-u", "1000", cd.image,
+            "sh", "-c", 'echo "$FOO $(pwd) $(id -u) $HOSTNAME"', check=0)
+    foo, cwd, uid, host = r.stdout.split()
+    assert (foo, cwd, uid) == ("bar", "/tmp", "1000")
+    assert len(host) == 12
+
+
+def test_command_not_found(cd):
+    r = run(cd, "--name", "nope", cd.image, "/nope")
+    assert r.returncode == 127, (r.returncode, r.stderr)
+    assert "/nope" in r.stderr
+    s = state(cd, "nope")
+    assert s["state"] == "exited" and s["exit_code"] == 127 and "/nope" in s["error"]
+    logs = cd.cli("container", "logs", "nope", check=0)
+    assert "/nope" in logs.stderr
+
+
+def test_stop_trapped_sigterm_and_sigkill_after_timeout(cd):
+    trap = 'trap "echo got term; exit 7" TERM; while :; do sleep 0.1; done'
+    run(cd, "-d", "--name", "trapper", cd.image, "sh", "-c", trap, check=0)
+    wait_state(cd, "trapper", "running")
+    cd.cli("container", "stop", "trapper", check=0)
+    s = state(cd, "trapper")
+    assert s["state"] == "exited" and s["exit_code"] == 7, s
+    assert "got term" in cd.cli("container", "logs", "trapper", check=0).stdout
+    # A process that ignores SIGTERM is killed after the timeout.
+    run(cd, "-d", "--name", "stubborn", cd.image, "sh", "-c",
+        'trap "" TERM; while :; do sleep 0.1; done', check=0)
+    wait_state(cd, "stubborn", "running")
+    t0 = time.monotonic()
+    cd.cli("container", "stop", "-t", "1", "stubborn", check=0)
+    s = state(cd, "stubborn")
+    assert s["exit_code"] == 137 and s["exit_signal"] == "SIGKILL", s
+    assert time.monotonic() - t0 < 8
+
+
+def test_logs_follow_a_running_container(cd):
+    run(cd, "-d", "--name", "ticker", cd.image, "sh", "-c",
+        "for i in 1 2 3; do echo tick $i; sleep 0.3; done", check=0)
+    r = cd.cli("container", "logs", "-f", "ticker", check=0)
+    assert r.stdout == "tick 1\ntick 2\ntick 3\n"
+
+
+def test_read_only_rootfs_and_binds(cd, tmp_path):
+    rw = tmp_path / "rw"
+    ro = tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    (ro / "f").write_text("x")
+    r = run(cd, "--rm", "--read-only", "-v", f"{rw}:/rw", "-v", f"{ro}:/ro:ro", cd.image, "sh",
+            "-c", "echo hi > /rw/out; touch /ro/g 2>/dev/null && echo ro-writable; "
+                  "touch /root-file 2>/dev/null && echo root-writable; cat /ro/f")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "x"
+    assert (rw / "out").read_text() == "hi\n"
+    assert not (ro / "g").exists()
+
+
+def test_memory_limit_oom_is_recorded(cd):
+    r = run(cd, "--name", "hog", "-m", "16m", cd.image, "sh", "-c",
+            'x=aaaaaaaaaaaaaaaa; while :; do x="$x$x"; done')
+    s = state(cd, "hog")
+    assert s["state"] == "exited" and s["exit_code"] == 137 and s["oom_killed"], s
+    assert r.returncode == 137
+
+
+def test_pids_limit(cd):
+    spawn = 'i=0; while [ $i -lt 12 ]; do sleep 3 & i=$((i+1)); done; echo forked all'
+    r = run(cd, "--rm", "--pids-limit", "6", cd.image, "sh", "-c", spawn)
+    assert "can't fork" in r.stderr and "forked all" not in r.stdout, (r.stdout, r.stderr)
+    assert r.returncode != 0
+    r = run(cd, "--rm", cd.image, "sh", "-c", spawn)
+    assert r.returncode == 0 and "forked all" in r.stdout, r.stderr
+
+
+def test_name_in_use_and_bad_input(cd):
+    cd.cli("container", "create", "--name", "dup", cd.image, "true", check=0)
+    r = cd.cli("container", "create", "--name", "dup", cd.image, "true", check=1)
+    assert "dup" in r.stderr and "already" in r.stderr
+    r = cd.cli("container", "create", "nosuch/image:1", "true", check=1)
+    assert "nosuch/image:1" in r.stderr
+    r = cd.cli("container", "create", "-m", "-5", cd.image, check=2)
+    status, _, body = cd.request("POST", "/v1/containers",
+                                 {"image": cd.image, "binds": ["/does/not/exist:/x"]})
+    assert status == 422 and "/does/not/exist" in body["error"], body
+    status, _, body = cd.request("POST", "/v1/containers", {"image": cd.image, "memory": -1})
+    assert status == 422 and "memory" in body["error"], body
+    status, _, body = cd.request("POST", "/v1/containers",
+                                 {"image": cd.image, "name": "Bad_Name"})
+    assert status == 422 and "Bad_Name" in body["error"], body
+
+
+def test_rm_running_needs_force_and_cleans_up(cd):
+    before = mounts()
+    run(cd, "-d", "--name", "rmme", cd.image, "sleep", "30", check=0)
+    s = wait_state(cd, "rmme", "running")
+    r = cd.cli("container", "rm", "rmme", check=1)
+    assert "running" in r.stderr
+    cd.cli("container", "rm", "-f", "rmme", check=0)
+    assert cd.request("GET", "/v1/containers/rmme")[0] == 404
+    assert not os.path.exists(cd.state_dir / "containers" / s["id"])
+    assert mounts() == before
+
+
+def test_many_containers_leave_nothing_behind(cd):
+    before_mounts = mounts()
+    before_dirs = sorted(os.listdir(cd.state_dir / "containers"))
+    for i in range(50):
+        r = run(cd, "--rm", cd.image, "true")
+        assert r.returncode == 0, r.stderr
+    assert mounts() == before_mounts
+    assert sorted(os.listdir(cd.state_dir / "containers")) == before_dirs
+    cg = "/sys/fs/cgroup/memory/nanocl" if os.path.isdir("/sys/fs/cgroup/memory") \
+        else "/sys/fs/cgroup/nanocl"
+    if os.path.isdir(cg):
+        live = {c["id"] for c in inspect_all(cd) if c["state"] == "running"}
+        assert set(os.listdir(cg)) - {"cgroup.procs"} <= live | {
+            e for e in os.listdir(cg) if not os.path.isdir(os.path.join(cg, e))}
+
+
+def test_containers_outlive_nanocld(cd):
+    names = [f"outlive-{i}" for i in range(5)]
+    for n in names:
+        run(cd, "-d", "--name", n, cd.image, "sleep", "60", check=0)
+    run(cd, "-d", "--name", "short", cd.image, "sh", "-c", "sleep 1; exit 5", check=0)
+    pids = {n: wait_state(cd, n, "running")["pid"] for n in names}
+    cd.kill9()
+    time.sleep(1.5)  # "short" ends while nanocld is away
+    for n, pid in pids.items():
+        os.kill(pid, 0)  # still alive
+    cd.start()
+    for n in names:
+        assert state(cd, n)["state"] == "running"
+    s = wait_state(cd, "short", "exited")
+    assert s["exit_code"] == 5, s
+    for n in names:
+        cd.cli("container", "stop", "-t", "1", n, check=0)
+        assert state(cd, n)["state"] == "exited"
