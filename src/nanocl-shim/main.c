@@ -250,10 +250,13 @@ static int start_container(struct shim_config *cfg, struct shim_runtime *rt, str
   if (shim_log_open(log, cfg->log_path, cfg->log_max, err) < 0)
     return -1;
   int w[2] = { -1, -1 };
-  if (make_pipes(w, err) < 0)
+  if (make_pipes(w, err) < 0) {
+    if (w[0] >= 0)
+      close(w[0]);
     return -1;
+  }
   int r = shim_runtime_create(rt, w[0], w[1], container, err);
-  close(w[0]);
+  close(w[0]); /* the container holds them now */
   close(w[1]);
   if (r == 0)
     r = shim_runtime_start(rt, err);
