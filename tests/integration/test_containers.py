@@ -210,3 +210,19 @@ def test_containers_outlive_nanocld(cd):
     for n in names:
         cd.cli("container", "stop", "-t", "1", n, check=0)
         assert state(cd, n)["state"] == "exited"
+
+
+def test_image_in_use_is_not_removed(cd):
+    cd.cli("container-image", "tag", cd.image, "inuse/busybox:1", check=0)
+    cd.cli("container", "create", "--name", "user-of-image", "inuse/busybox:1", "true", check=0)
+    img = cd.request("GET", "/v1/images/inuse/busybox:1")[2]
+    # By id: refused while a container uses it.
+    r = cd.cli("container-image", "rm", img["id"], check=1)
+    assert "used by" in r.stderr, r.stderr
+    # Forced: the names go, the image (and its layers) stay for the container.
+    cd.cli("container-image", "rm", "-f", img["id"], check=0)
+    assert cd.request("GET", f"/v1/images/{img['id']}")[0] == 200
+    r = cd.cli("container", "start", "user-of-image", check=0)
+    assert cd.cli("container", "wait", "user-of-image", check=None).returncode == 0
+    cd.cli("container", "rm", "user-of-image", check=0)
+    cd.cli("container-image", "tag", img["id"], cd.image, check=0)
