@@ -176,20 +176,40 @@ def test_rm_running_needs_force_and_cleans_up(cd):
     assert mounts() == before
 
 
+def cgroup_dirs():
+    """Every cgroup directory nanocl made, in every hierarchy (v1 controllers, v2)."""
+    out = set()
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if "/nanocl/" in root + "/":
+            out.add(root)
+        if root.count("/") > 6:
+            dirs[:] = []
+    return out
+
+
+def shims():
+    out = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"nanocl-shim" in f.read():
+                        out.add(int(pid))
+            except OSError:
+                pass
+    return out
+
+
 def test_many_containers_leave_nothing_behind(cd):
-    before_mounts = mounts()
-    before_dirs = sorted(os.listdir(cd.state_dir / "containers"))
+    before = (mounts(), sorted(os.listdir(cd.state_dir / "containers")), cgroup_dirs(), shims())
     for i in range(50):
         r = run(cd, "--rm", cd.image, "true")
         assert r.returncode == 0, r.stderr
-    assert mounts() == before_mounts
-    assert sorted(os.listdir(cd.state_dir / "containers")) == before_dirs
-    cg = "/sys/fs/cgroup/memory/nanocl" if os.path.isdir("/sys/fs/cgroup/memory") \
-        else "/sys/fs/cgroup/nanocl"
-    if os.path.isdir(cg):
-        live = {c["id"] for c in inspect_all(cd) if c["state"] == "running"}
-        assert set(os.listdir(cg)) - {"cgroup.procs"} <= live | {
-            e for e in os.listdir(cg) if not os.path.isdir(os.path.join(cg, e))}
+    after = (mounts(), sorted(os.listdir(cd.state_dir / "containers")), cgroup_dirs(), shims())
+    assert after[0] == before[0], "mounts left behind"
+    assert after[1] == before[1], "container dirs left behind"
+    assert after[2] <= before[2], f"cgroups left behind: {sorted(after[2] - before[2])[:5]}"
+    assert after[3] <= before[3], "shims left behind"
 
 
 def test_containers_outlive_nanocld(cd):
