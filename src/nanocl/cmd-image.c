@@ -209,25 +209,13 @@ static int flag_opt(int c, const char *arg, void *ctx)
   return 0;
 }
 
-static void human_size(long long bytes, char *out, size_t size)
-{
-  if (bytes >= 1000LL * 1000 * 1000)
-    snprintf(out, size, "%.2fGB", (double)bytes / 1e9);
-  else if (bytes >= 1000 * 1000)
-    snprintf(out, size, "%.1fMB", (double)bytes / 1e6);
-  else if (bytes >= 1000)
-    snprintf(out, size, "%.1fkB", (double)bytes / 1e3);
-  else
-    snprintf(out, size, "%lldB", bytes);
-}
-
 static void add_rows(struct table *t, json_t *img)
 {
   const char *id = json_string_value(json_object_get(img, "id")) ?: "";
   char shortid[13], age[64], size[32];
   snprintf(shortid, sizeof shortid, "%.12s", strncmp(id, "sha256:", 7) ? id : id + 7);
   out_age(json_string_value(json_object_get(img, "created")), age, sizeof age);
-  human_size(json_integer_value(json_object_get(img, "size")), size, sizeof size);
+  out_size(json_integer_value(json_object_get(img, "size")), size, sizeof size);
   json_t *names = json_object_get(img, "names");
   if (json_array_size(names) == 0) {
     const char *row[] = { "<none>", "<none>", shortid, age, size };
@@ -345,7 +333,7 @@ static int img_history(struct cli *cli, int argc, char **argv)
     json_array_foreach (hist, i, h) {
       char age[64], size[32], by[61];
       out_age(json_string_value(json_object_get(h, "created")), age, sizeof age);
-      human_size(json_integer_value(json_object_get(h, "size")), size, sizeof size);
+      out_size(json_integer_value(json_object_get(h, "size")), size, sizeof size);
       snprintf(by, sizeof by, "%.60s", json_string_value(json_object_get(h, "created_by")) ?: "");
       const char *row[] = { age, by, size, json_string_value(json_object_get(h, "comment")) };
       table_add(t, row);

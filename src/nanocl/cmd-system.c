@@ -33,8 +33,7 @@ static int system_df(struct cli *cli, int argc, char **argv)
       json_t *k = json_object_get(df, kinds[i][0]);
       char count[32], size[32];
       snprintf(count, sizeof count, "%lld", (long long)json_integer_value(json_object_get(k, "count")));
-      double s = (double)json_integer_value(json_object_get(k, "size"));
-      snprintf(size, sizeof size, s >= 1e9 ? "%.2fGB" : "%.1fMB", s >= 1e9 ? s / 1e9 : s / 1e6);
+      out_size(json_integer_value(json_object_get(k, "size")), size, sizeof size);
       const char *row[] = { kinds[i][1], count, size };
       table_add(t, row);
     }

@@ -199,3 +199,15 @@ const char *out_age(const char *rfc3339, char *buf, size_t size)
     }
   return buf;
 }
+
+void out_size(long long bytes, char *out, size_t size)
+{
+  if (bytes >= 1000LL * 1000 * 1000)
+    snprintf(out, size, "%.2fGB", (double)bytes / 1e9);
+  else if (bytes >= 1000 * 1000)
+    snprintf(out, size, "%.1fMB", (double)bytes / 1e6);
+  else if (bytes >= 1000)
+    snprintf(out, size, "%.1fkB", (double)bytes / 1e3);
+  else
+    snprintf(out, size, "%lldB", bytes);
+}

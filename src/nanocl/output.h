@@ -23,5 +23,8 @@ int out_yaml(FILE *f, json_t *value);
 /* JSON or YAML as cli->output says; `fallback` when it says table. */
 int out_document(struct cli *cli, json_t *value, enum cli_output fallback);
 
+/* 1234567 → "1.2MB" (decimal units, as Docker prints sizes). */
+void out_size(long long bytes, char *out, size_t size);
+
 /* "2026-11-22T15:07:00Z" → "3 minutes ago"; the input itself if it is not RFC 3339. */
 const char *out_age(const char *rfc3339, char *buf, size_t size);

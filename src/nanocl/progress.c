@@ -1,5 +1,7 @@
 #include "progress.h"
 
+#include "output.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,18 +59,6 @@ static struct layer *layer_for(struct progress *p, const char *digest)
   return l;
 }
 
-static void human(long long bytes, char *out, size_t size)
-{
-  if (bytes >= 1000LL * 1000 * 1000)
-    snprintf(out, size, "%.2fGB", (double)bytes / 1e9);
-  else if (bytes >= 1000 * 1000)
-    snprintf(out, size, "%.1fMB", (double)bytes / 1e6);
-  else if (bytes >= 1000)
-    snprintf(out, size, "%.1fkB", (double)bytes / 1e3);
-  else
-    snprintf(out, size, "%lldB", bytes);
-}
-
 static const char *label(const char *phase)
 {
   static const struct {
@@ -92,8 +82,8 @@ static void draw_line(const struct layer *l)
   if (moving && l->total > 0) {
     int done = (int)(BAR_WIDTH * (l->current > l->total ? l->total : l->current) / l->total);
     char cur[32], tot[32];
-    human(l->current, cur, sizeof cur);
-    human(l->total, tot, sizeof tot);
+    out_size(l->current, cur, sizeof cur);
+    out_size(l->total, tot, sizeof tot);
     printf(" [");
     for (int i = 0; i < BAR_WIDTH; i++)
       putchar(i < done ? '=' : (i == done ? '>' : ' '));

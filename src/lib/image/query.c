@@ -88,17 +88,23 @@ static int by_first_name(const void *a, const void *b)
   return strcmp(x->id, y->id);
 }
 
-int image_list(struct image_service *svc, json_t **out, struct nc_err *err)
+int image_records(struct image_service *svc, struct store_image_list *out, struct nc_err *err)
 {
   struct store_tx *tx;
-  struct store_image_list list;
   if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
     return -1;
-  if (store_image_list(tx, &list, err) < 0) {
+  if (store_image_list(tx, out, err) < 0) {
     store_rollback(tx);
     return -1;
   }
-  store_commit(tx, err);
+  return store_commit(tx, err);
+}
+
+int image_list(struct image_service *svc, json_t **out, struct nc_err *err)
+{
+  struct store_image_list list;
+  if (image_records(svc, &list, err) < 0)
+    return -1;
   if (list.len)
     qsort(list.items, list.len, sizeof *list.items, by_first_name);
   json_t *arr = json_array();

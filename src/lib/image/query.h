@@ -7,6 +7,8 @@
 #include "store/store.h"
 
 json_t *image_to_json(const struct store_image *img);
+/* Every image record, in one read transaction. */
+int image_records(struct image_service *svc, struct store_image_list *out, struct nc_err *err);
 /* Loads the image `key` (name, id, id prefix, digest) with its names. */
 int image_load(struct image_service *svc, const char *key, struct store_image *out,
                struct nc_err *err);

@@ -86,15 +86,9 @@ static void used_free(struct used *u)
 static int collect_used(struct image_service *svc, struct used *blobs, struct used *layers,
                         struct nc_err *err)
 {
-  struct store_tx *tx;
   struct store_image_list list;
-  if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
+  if (image_records(svc, &list, err) < 0)
     return -1;
-  if (store_image_list(tx, &list, err) < 0) {
-    store_rollback(tx);
-    return -1;
-  }
-  store_commit(tx, err);
   for (size_t i = 0; i < list.len; i++) {
     struct store_image *img = &list.items[i];
     used_add(blobs, img->id); /* the config */
