@@ -71,3 +71,4 @@ int cmd_logout(struct cli *cli, int argc, char **argv);
 int cmd_system(struct cli *cli, int argc, char **argv);
 int cmd_container(struct cli *cli, int argc, char **argv);
 int cmd_container_ls(struct cli *cli, int argc, char **argv);
+int cmd_container_exec(struct cli *cli, int argc, char **argv);

@@ -1,4 +1,5 @@
-/* nanocl container create|start|stop|restart|kill|rm|inspect|ls|logs|run|wait */
+/* nanocl container create|start|stop|restart|kill|rm|inspect|ls|logs|run|wait
+ * (exec: cmd-exec.c) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +568,7 @@ static const struct cli_cmd verbs[] = {
   { "ls", "list ps", cmd_container_ls, "List containers" },
   { "logs", NULL, cnt_logs, "Show a container's output" },
   { "wait", NULL, cnt_wait, "Wait for a container to stop" },
+  { "exec", NULL, cmd_container_exec, "Run a command in a running container" },
   { NULL, NULL, NULL, NULL },
 };
 

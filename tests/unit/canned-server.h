@@ -22,7 +22,7 @@ static int accepted; /* connections the server took */
 /* What the server saw of the last request. */
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct req {
-  char method[16], path[256], host[128], ua[64], ctype[128], conn[64];
+  char method[16], path[256], host[128], ua[64], ctype[128], conn[64], upgrade[64];
   bool chunked, has_len;
   unsigned long long len;           /* Content-Length */
   unsigned long long body;          /* bytes of body received */
@@ -133,6 +133,8 @@ static int read_head(struct sconn *s, struct req *q)
       snprintf(q->ctype, sizeof q->ctype, "%s", v);
     else if (strcasecmp(line, "Connection") == 0)
       snprintf(q->conn, sizeof q->conn, "%s", v);
+    else if (strcasecmp(line, "Upgrade") == 0)
+      snprintf(q->upgrade, sizeof q->upgrade, "%s", v);
     else if (strcasecmp(line, "Transfer-Encoding") == 0)
       q->chunked = strcasecmp(v, "chunked") == 0;
     else if (strcasecmp(line, "Content-Length") == 0)
@@ -197,6 +199,16 @@ static int answer(struct sconn *s, struct req *q)
   if (body_ok < 0)
     return 0;
 
+  if (strcmp(p, "/upgrade") == 0) {
+    /* 101 and the new protocol's first bytes in one piece; then "ping" → "pong". */
+    s_str(fd, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+              "Upgrade: nanocl-exec\r\n\r\nEXTRA");
+    while (s->len - s->pos < 4 && s_fill(s) > 0)
+      ;
+    if (s->len - s->pos >= 4 && memcmp(s->buf + s->pos, "ping", 4) == 0)
+      s_str(fd, "pong");
+    return 0;
+  }
   if (strcmp(p, "/cl") == 0 || strcmp(p, "/drop-next") == 0) {
     s_str(fd, JSON_HEAD "Content-Length: 16\r\n\r\n{\"name\":\"alpha\"}");
     return strcmp(p, "/cl") == 0 ? 1 : 2;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -284,6 +285,66 @@ static void test_uploads(struct nc_client *c)
   ok(strstr(l.text[1], "\"bytes\":0,") != NULL, "0 bytes: %s", l.text[1]);
 }
 
+/* nc_client_upgrade: the 101 hands the socket over, with the bytes read past the head. */
+static void test_upgrade(struct nc_client *c)
+{
+  int fd = -1;
+  char *extra = NULL;
+  size_t n = 0;
+  json_t *body = json_pack("{s:[s]}", "cmd", "true");
+  is_int(nc_client_upgrade(c, "/upgrade", body, "nanocl-exec", &fd, &extra, &n, &err), 0,
+         "101: switched");
+  struct req q = last();
+  is_str(q.conn, "Upgrade", "Connection: Upgrade");
+  is_str(q.upgrade, "nanocl-exec", "Upgrade: nanocl-exec");
+  ok(q.has_len && q.len == 16 && q.body == 16, "the JSON body went with it");
+  char got[16] = "";
+  size_t have = n < sizeof got - 1 ? n : sizeof got - 1;
+  memcpy(got, extra ? extra : "", have);
+  free(extra);
+  while (fd >= 0 && have < 5) {
+    struct pollfd pf = { .fd = fd, .events = POLLIN };
+    poll(&pf, 1, 5000);
+    ssize_t k = recv(fd, got + have, sizeof got - 1 - have, 0);
+    if (k <= 0)
+      break;
+    have += (size_t)k;
+  }
+  got[have] = '\0';
+  is_str(got, "EXTRA", "the new protocol's first bytes, however they were read");
+  send(fd, "ping", 4, MSG_NOSIGNAL);
+  have = 0;
+  while (fd >= 0 && have < 4) {
+    struct pollfd pf = { .fd = fd, .events = POLLIN };
+    poll(&pf, 1, 5000);
+    ssize_t k = recv(fd, got + have, sizeof got - 1 - have, 0);
+    if (k <= 0)
+      break;
+    have += (size_t)k;
+  }
+  got[have] = '\0';
+  is_str(got, "pong", "the socket is the caller's, connected");
+  ok(fcntl(fd, F_GETFD) & FD_CLOEXEC, "close-on-exec");
+  close(fd);
+
+  is_int(nc_client_upgrade(c, "/missing", body, "nanocl-exec", &fd, &extra, &n, &err), -1,
+         "an error answer instead");
+  is_int(err.kind, NC_ERR_NOT_FOUND, "as not_found");
+  ok(fd == -1 && extra == NULL, "no socket");
+  is_int(nc_client_upgrade(c, "/cl", body, "nanocl-exec", &fd, &extra, &n, &err), -1,
+         "a 200 is no switch");
+  ok(strstr(err.msg, "instead of switching") != NULL, "said so: %s", err.msg);
+  is_int(nc_client_upgrade(c, "/cl", body, "bad proto\r\n", &fd, &extra, &n, &err), -1,
+         "a protocol that could inject a header");
+  is_int(err.kind, NC_ERR_INVALID, "refused before sending");
+  json_t *out = NULL;
+  is_int(call(c, "POST", "/upgrade", body, &out), -1, "a 101 nobody asked for");
+  ok(strstr(err.msg, "1xx") != NULL, "is malformed: %s", err.msg);
+  json_decref(body);
+  is_int(call(c, "GET", "/cl", NULL, &out), 200, "plain calls work on after");
+  json_decref(out);
+}
+
 static void test_unreachable(void)
 {
   struct nc_client *c = NULL;
@@ -347,6 +408,7 @@ int main(void)
   test_calls(c);
   test_streams(c);
   test_uploads(c);
+  test_upgrade(c);
   nc_client_free(c);
   test_unreachable();
 

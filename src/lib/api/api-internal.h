@@ -25,11 +25,25 @@ struct api_req {
   const struct api_config *cfg;
 };
 
+/* A switch of protocols: the answer is `101 Switching Protocols` with `Upgrade:
+ * protocol`, then `run` owns the connection in a thread of its own: `fd` is the
+ * connected socket (do not close it), `extra` the bytes the client sent past the
+ * request (valid during the call). The server closes the connection when `run`
+ * returns, ends it early on shutdown (shutdown(2) of the socket: `run` sees EOF),
+ * and calls `drop` exactly once, after `run` or when the switch did not happen. */
+struct api_upgrade {
+  const char *protocol; /* static */
+  void (*run)(void *ctx, int fd, const char *extra, size_t extra_len);
+  void (*drop)(void *ctx);
+  void *ctx;
+};
+
 struct api_resp {
   unsigned status;
   json_t *json;     /* owned; sent as application/json */
   const char *text; /* static; sent as text/plain when json is NULL */
   struct api_stream *stream; /* owned; sent as application/x-ndjson as it is written */
+  struct api_upgrade upgrade; /* run set: switch protocols (status 101) */
 };
 
 /* A handler fills `resp` and returns 0, or returns -1 with `err` set; the
@@ -56,6 +70,22 @@ void api_dispatch(struct api_req *req, struct api_resp *resp, char *allow, size_
 /* The route for method + path, its params pointing into `work` (PATH_MAX_LEN bytes). */
 const struct api_route *api_route_find(const char *method, const char *path, char *work,
                                        const char *params[API_PARAMS_MAX]);
+
+/* upgrade.c: connections that switched protocols (api_upgrade), from the 101 on. */
+struct api_upgrades;
+struct upgrade_conn;
+struct api_upgrades *api_upgrades_new(void);
+/* Queues the 101 for `up` on `conn`; *pending is set until the switch happens (then
+ * NULL), and a request that ends with it still set hands it to api_upgrade_abandon.
+ * On failure up->drop is called and MHD_NO returned. */
+enum MHD_Result api_upgrade_queue(struct api_upgrades *ups, struct MHD_Connection *conn,
+                                  const struct api_upgrade *up, struct upgrade_conn **pending);
+void api_upgrade_abandon(struct upgrade_conn *u);
+/* Ends every upgraded connection (shutdown(2) of its socket: its `run` sees EOF) and
+ * waits up to about `timeout_ms` until libmicrohttpd was told of all their closes.
+ * False when some did not end (then nothing of the server may be freed). */
+bool api_upgrades_close(struct api_upgrades *ups, unsigned timeout_ms);
+void api_upgrades_free(struct api_upgrades *ups);
 
 /* response.c */
 void api_resp_json(struct api_resp *resp, unsigned status, json_t *json);
@@ -91,6 +121,16 @@ int api_container_restart(struct api_req *req, struct api_resp *resp, struct nc_
 int api_container_kill(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_container_wait(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_container_logs(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+
+/* exec.c */
+int api_container_exec(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+/* exec-bridge.c: the connection after the 101 (non-blocking from then on) */
+struct exec_proc;
+/* Bridges the process and the client until the process has ended (then the exit frame
+ * is sent) or the client is gone (then the process is killed). Closes p's fds. */
+void api_exec_bridge(int sock, struct exec_proc *p, const char *extra, size_t extra_len);
+/* An error frame with `msg`, then the exit frame with `code`. */
+void api_exec_fail(int sock, const char *msg, int code);
 
 /* namespaces.c */
 int api_namespace_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);

@@ -27,6 +27,7 @@ const struct api_route api_routes[] = {
   { "POST", "/v1/containers/{name}/kill", api_container_kill, 0 },
   { "POST", "/v1/containers/{name}/wait", api_container_wait, 0 },
   { "GET", "/v1/containers/{name}/logs", api_container_logs, 0 },
+  { "POST", "/v1/containers/{name}/exec", api_container_exec, 0 },
   { "POST", "/v1/login", api_login, 0 },
   { "POST", "/v1/logout", api_logout, 0 },
   { "GET", "/v1/system/df", api_system_df, 0 },

@@ -30,6 +30,7 @@ struct api_server {
   size_t n;
   struct api_listener *listeners;
   struct MHD_Daemon **daemons;
+  struct api_upgrades *upgrades; /* connections that switched protocols (upgrade.c) */
 };
 
 /* Per request, from its first header to its completion. */
@@ -45,6 +46,7 @@ struct req_state {
   char *upload_path;
   uint64_t uploaded;
   int upload_errno;
+  struct upgrade_conn *upgrade; /* a 101 queued and not yet sent */
 };
 
 void api_config_defaults(struct api_config *cfg)
@@ -82,6 +84,23 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_state 
   struct api_resp resp = { 0 };
   api_resp_error(&resp, err);
   return send_resp(conn, rs, &resp, NULL);
+}
+
+/* A switch of protocols (api_upgrade): the 101, then upgrade.c takes the connection. */
+static enum MHD_Result send_upgrade(struct api_server *srv, struct MHD_Connection *conn,
+                                    struct req_state *rs, const char *version,
+                                    struct api_resp *resp)
+{
+  if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
+    resp->upgrade.drop(resp->upgrade.ctx);
+    struct nc_err err = NC_ERR_INIT;
+    nc_err_set(&err, NC_ERR_BAD_REQUEST, "switching protocols needs HTTP/1.1, not %.20s",
+               version);
+    return send_error(conn, rs, &err);
+  }
+  rs->status = 101;
+  rs->responded = true;
+  return api_upgrade_queue(srv->upgrades, conn, &resp->upgrade, &rs->upgrade);
 }
 
 static int open_upload(struct api_server *srv, struct req_state *rs, struct nc_err *err)
@@ -232,6 +251,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   struct api_resp resp = { 0 };
   char allow[128];
   api_dispatch(&req, &resp, allow, sizeof allow);
+  if (resp.upgrade.run)
+    return send_upgrade(srv, conn, rs, version, &resp);
   if (resp.status >= 500 && resp.json)
     nc_log(NC_LOG_ERROR, "%s %s: %s", method, url,
            json_string_value(json_object_get(resp.json, "error")));
@@ -251,6 +272,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
   }
   nc_buf_free(&rs->body);
+  if (rs->upgrade) /* the 101 never went out */
+    api_upgrade_abandon(rs->upgrade);
   if (rs->upload_fd >= 0)
     close(rs->upload_fd);
   if (rs->upload_path) { /* not taken by a handler: a failed or refused upload */
@@ -275,7 +298,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 static struct MHD_Daemon *start_daemon(struct api_server *srv, int fd)
 {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                   MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                   MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
   /* The logger comes first, or libmicrohttpd logs the other options' errors itself. */
   return MHD_start_daemon(
     flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
@@ -294,10 +317,13 @@ int api_server_start(const struct api_config *cfg, struct api_listener *listener
     srv->listeners = calloc(n, sizeof *srv->listeners);
     srv->daemons = calloc(n, sizeof *srv->daemons);
   }
-  if (!srv || !srv->listeners || !srv->daemons) {
+  if (srv)
+    srv->upgrades = api_upgrades_new();
+  if (!srv || !srv->listeners || !srv->daemons || !srv->upgrades) {
     if (srv) {
       free(srv->listeners);
       free(srv->daemons);
+      api_upgrades_free(srv->upgrades);
       free(srv);
     }
     return nc_err_set(err, NC_ERR_INTERNAL, "starting the API: out of memory");
@@ -350,10 +376,14 @@ void api_server_stop(struct api_server *srv)
   if (left > 0)
     nc_log(NC_LOG_WARN, "%d request(s) still in flight after %ums; closing them", left,
            srv->cfg.drain_timeout_ms);
+  /* libmicrohttpd must not stop while an upgraded connection is open. */
+  if (!api_upgrades_close(srv->upgrades, srv->cfg.drain_timeout_ms))
+    return; /* their threads still use it all: left to the process's exit */
 
   for (size_t i = 0; i < srv->n; i++)
     if (srv->daemons[i])
       MHD_stop_daemon(srv->daemons[i]);
+  api_upgrades_free(srv->upgrades);
   free(srv->daemons);
   free(srv->listeners);
   free(srv);

@@ -122,7 +122,7 @@ static int send_request(struct nc_client *c, const struct nc_buf *head, struct b
 /* Sends the request and reads the answer's head, on the kept-alive
  * connection when there is one. */
 static int exchange(struct nc_client *c, const struct nc_buf *head, struct body *b,
-                    bool head_request, int timeout_ms, struct nc_http_resp *r,
+                    bool head_request, bool upgrade, int timeout_ms, struct nc_http_resp *r,
                     struct nc_err *err)
 {
   struct nc_conn *conn = &c->conn;
@@ -151,7 +151,7 @@ static int exchange(struct nc_client *c, const struct nc_buf *head, struct body 
         conn->timeout_ms = AFTER_SEND_ERROR_MS;
     }
 
-    int rh = nc_http_read_head(conn, head_request, r, err);
+    int rh = nc_http_read_head(conn, head_request, upgrade, r, err);
     if (rh == -2 && reused && attempt == 0 && (b->fd < 0 || b->regular || !b->consumed)) {
       /* The server dropped the idle connection as we reused it (its idle
        * timeout): nothing of the request was acted on, send it again. */
@@ -184,7 +184,7 @@ static bool method_has_body(const char *method)
 }
 
 static int start(struct nc_client *c, const char *method, const char *path,
-                 const char *content_type, struct body *b, int timeout_ms,
+                 const char *content_type, struct body *b, int timeout_ms, const char *upgrade,
                  struct nc_http_resp *r, struct nc_err *err)
 {
   int64_t len = NC_HTTP_NO_BODY;
@@ -196,9 +196,11 @@ static int start(struct nc_client *c, const char *method, const char *path,
     len = 0; /* an empty body, said so: some servers want a length on POST */
   struct nc_buf head;
   nc_buf_init(&head, 0);
-  int ret = nc_http_request_head(&head, method, path, c->host_header, content_type, len, err);
+  int ret = nc_http_request_head(&head, method, path, c->host_header, content_type, len, upgrade,
+                                 err);
   if (ret == 0)
-    ret = exchange(c, &head, b, strcmp(method, "HEAD") == 0, timeout_ms, r, err);
+    ret = exchange(c, &head, b, strcmp(method, "HEAD") == 0, upgrade != NULL, timeout_ms, r,
+                   err);
   nc_buf_free(&head);
   return ret;
 }
@@ -263,7 +265,7 @@ int nc_client_call(struct nc_client *c, const char *method, const char *path, js
     return nc_err_sys(err, ENOMEM, "encoding the request");
   struct body b = { .data = payload, .len = payload ? strlen(payload) : 0, .fd = -1 };
   struct nc_http_resp r;
-  if (start(c, method, path, payload ? "application/json" : NULL, &b, CALL_TIMEOUT_MS, &r,
+  if (start(c, method, path, payload ? "application/json" : NULL, &b, CALL_TIMEOUT_MS, NULL, &r,
             err) < 0)
     return -1;
 
@@ -380,7 +382,7 @@ int nc_client_stream(struct nc_client *c, const char *method, const char *path, 
   struct body b = { .data = payload, .len = payload ? strlen(payload) : 0, .fd = -1 };
   struct nc_http_resp r;
   /* No read timeout: a pull may stay quiet while a big layer downloads. */
-  if (start(c, method, path, payload ? "application/json" : NULL, &b, -1, &r, err) < 0)
+  if (start(c, method, path, payload ? "application/json" : NULL, &b, -1, NULL, &r, err) < 0)
     return -1;
   return consume_stream(c, &r, on_line, ctx, err);
 }
@@ -401,7 +403,50 @@ int nc_client_upload(struct nc_client *c, const char *path, int fd, const char *
   struct nc_http_resp r;
   /* No timeout: the server may take its time storing what it got. */
   if (start(c, "POST", path, content_type ? content_type : "application/octet-stream", &b, -1,
-            &r, err) < 0)
+            NULL, &r, err) < 0)
     return -1;
   return consume_stream(c, &r, on_line, ctx, err);
+}
+
+int nc_client_upgrade(struct nc_client *c, const char *path, json_t *body, const char *protocol,
+                      int *fd, char **extra, size_t *extra_len, struct nc_err *err)
+{
+  *fd = -1;
+  *extra = NULL;
+  *extra_len = 0;
+  _cleanup_free_ char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  if (body && !payload)
+    return nc_err_sys(err, ENOMEM, "encoding the request");
+  struct body b = { .data = payload, .len = payload ? strlen(payload) : 0, .fd = -1 };
+  struct nc_http_resp r;
+  if (start(c, "POST", path, payload ? "application/json" : NULL, &b, CALL_TIMEOUT_MS, protocol,
+            &r, err) < 0)
+    return -1;
+  if (r.status != 101) {
+    struct nc_buf resp;
+    nc_buf_init(&resp, NC_CLIENT_MAX_RESPONSE);
+    int ret = read_all(c, &r, &resp, err);
+    finish(c, &r);
+    if (ret == 0 && (r.status < 200 || r.status >= 300))
+      api_error(r.status, &resp, err);
+    else if (ret == 0)
+      nc_err_set(err, NC_ERR_INTERNAL, "nanocld answered HTTP %d instead of switching to %s",
+                 r.status, protocol);
+    nc_buf_free(&resp);
+    return -1;
+  }
+  struct nc_conn *conn = &c->conn;
+  size_t left = conn->rlen - conn->rpos;
+  if (left) {
+    *extra = malloc(left);
+    if (!*extra) {
+      nc_conn_close(conn);
+      return nc_err_sys(err, ENOMEM, "reading the answer");
+    }
+    memcpy(*extra, conn->rbuf + conn->rpos, left);
+    *extra_len = left;
+  }
+  *fd = steal_fd(&conn->fd);
+  conn->rpos = conn->rlen = 0;
+  return 0;
 }

@@ -38,3 +38,12 @@ int nc_client_stream(struct nc_client *c, const char *method, const char *path, 
  * (a file or a pipe; sent chunked when its size is unknown). */
 int nc_client_upload(struct nc_client *c, const char *path, int fd, const char *content_type,
                      nc_client_line_fn on_line, void *ctx, struct nc_err *err);
+
+/* POST `path` with the JSON `body` and "Connection: Upgrade", "Upgrade: protocol"
+ * (the exec of a container). On `101 Switching Protocols`: returns 0 with *fd the
+ * connected socket, now the caller's (non-blocking, close-on-exec; the client keeps
+ * no connection), and in *extra (malloc'd, the caller frees; NULL when none) the
+ * *extra_len bytes of the new protocol that arrived with the answer's head.
+ * Any other answer: -1, errors as nc_client_call. */
+int nc_client_upgrade(struct nc_client *c, const char *path, json_t *body, const char *protocol,
+                      int *fd, char **extra, size_t *extra_len, struct nc_err *err);

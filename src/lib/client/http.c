@@ -45,7 +45,7 @@ static int hexval(char ch)
 
 int nc_http_request_head(struct nc_buf *out, const char *method, const char *path,
                          const char *host, const char *content_type, int64_t body_len,
-                         struct nc_err *err)
+                         const char *upgrade, struct nc_err *err)
 {
   size_t mlen = strlen(method);
   bool bad = mlen == 0 || mlen > 16;
@@ -71,10 +71,18 @@ int nc_http_request_head(struct nc_buf *out, const char *method, const char *pat
       return nc_err_set(err, NC_ERR_INVALID, "invalid content type '%.80s'", content_type);
   }
 
-  int r = nc_buf_printf(out,
-                        "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: nanocl\r\n"
-                        "Connection: keep-alive\r\n",
-                        method, path, host);
+  bad = upgrade && (!*upgrade || strlen(upgrade) > 64);
+  for (const char *p = upgrade; !bad && p && *p; p++)
+    bad = !is_tchar((unsigned char)*p) && *p != '/';
+  if (bad)
+    return nc_err_set(err, NC_ERR_INVALID, "invalid protocol to upgrade to '%.80s'", upgrade);
+
+  int r = nc_buf_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: nanocl\r\n", method,
+                        path, host);
+  if (r == 0 && upgrade)
+    r = nc_buf_printf(out, "Connection: Upgrade\r\nUpgrade: %s\r\n", upgrade);
+  else if (r == 0)
+    r = nc_buf_printf(out, "Connection: keep-alive\r\n");
   if (r == 0 && content_type)
     r = nc_buf_printf(out, "Content-Type: %s\r\n", content_type);
   if (r == 0 && body_len >= 0)
@@ -213,8 +221,8 @@ static int parse_head(struct nc_conn *c, char *h, size_t len, bool head_request,
   return 0;
 }
 
-int nc_http_read_head(struct nc_conn *c, bool head_request, struct nc_http_resp *r,
-                      struct nc_err *err)
+int nc_http_read_head(struct nc_conn *c, bool head_request, bool upgrade,
+                      struct nc_http_resp *r, struct nc_err *err)
 {
   struct nc_buf head;
   nc_buf_init(&head, NC_HTTP_MAX_HEAD);
@@ -270,7 +278,12 @@ int nc_http_read_head(struct nc_conn *c, bool head_request, struct nc_http_resp 
       goto out;
     if (r->status >= 200)
       break;
-    /* 101 would switch protocols, which we never ask for. */
+    if (r->status == 101 && upgrade) {
+      r->done = true;
+      r->keep_alive = false;
+      break;
+    }
+    /* 101 would switch protocols, which was not asked for. */
     if (r->status == 101 || interim >= MAX_INTERIM) {
       malformed(c, "unexpected 1xx answers", err);
       goto out;

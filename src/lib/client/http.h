@@ -68,18 +68,22 @@ struct nc_http_resp {
 
 /* "METHOD PATH HTTP/1.1" and the headers, ending with the blank line.
  * body_len: the Content-Length, NC_HTTP_CHUNKED, or NC_HTTP_NO_BODY.
- * Method, path and content type are checked so that nothing can inject a header. */
+ * upgrade: NULL, or a protocol to switch to ("Connection: Upgrade", "Upgrade: x").
+ * Method, path, content type and protocol are checked so that nothing can inject a
+ * header. */
 #define NC_HTTP_NO_BODY (-1)
 #define NC_HTTP_CHUNKED (-2)
 int nc_http_request_head(struct nc_buf *out, const char *method, const char *path,
                          const char *host, const char *content_type, int64_t body_len,
-                         struct nc_err *err);
+                         const char *upgrade, struct nc_err *err);
 
 /* Reads the status line and headers (skipping 1xx answers) and sets up the
  * body framing. Returns 0; -1 on error; -2 (err set) when the connection
- * closed or was reset before any byte of the answer arrived. */
-int nc_http_read_head(struct nc_conn *c, bool head_request, struct nc_http_resp *r,
-                      struct nc_err *err);
+ * closed or was reset before any byte of the answer arrived. A 101 is an error
+ * unless `upgrade` (then it is returned, with no body: what follows is the new
+ * protocol, its first bytes maybe in c->rbuf already). */
+int nc_http_read_head(struct nc_conn *c, bool head_request, bool upgrade,
+                      struct nc_http_resp *r, struct nc_err *err);
 /* Up to `cap` bytes of the body. Returns the count, 0 at its end, -1 on error. */
 ssize_t nc_http_read_body(struct nc_conn *c, struct nc_http_resp *r, char *dst, size_t cap,
                           struct nc_err *err);
