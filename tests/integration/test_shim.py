@@ -559,7 +559,7 @@ def test_delete_after_exit(make_shim):
         proc_status(s.shim_pid).get("State", "").startswith("Z")
 
 
-def test_shim_rss(make_shim, capsys, record_property):
+def test_shim_rss(make_shim, capsys):
     s = make_shim(["sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done"])
     s.start()
     s.wait_for_output("started")
@@ -571,7 +571,6 @@ def test_shim_rss(make_shim, capsys, record_property):
         rollup[k] = v.strip()
     summary = (f"nanocl-shim {SHIM}: VmRSS {st['VmRSS']} (RssAnon {st['RssAnon']}, "
                f"RssFile {st['RssFile']}), Pss {rollup.get('Pss')}, VmHWM {st['VmHWM']}")
-    record_property("shim_rss", summary)
     with capsys.disabled():
         print(f"\n{summary}")
     os.kill(s.shim_pid, signal.SIGTERM)
