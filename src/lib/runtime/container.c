@@ -221,9 +221,7 @@ int container_remove(struct container_service *svc, const char *ns, const char *
     r = -1;
   if (r == 0) {
     /* The runtime may still know it (a start that failed half-way). */
-    const char *args[] = { "delete", "--force", c.id, NULL };
-    struct nc_err ignored = NC_ERR_INIT;
-    container_runtime(svc, args, &ignored);
+    container_runtime_forget(svc, c.id);
     r = image_remove_tree(dir, err);
   }
   struct store_tx *tx;

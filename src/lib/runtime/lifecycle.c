@@ -68,6 +68,17 @@ int container_runtime(struct container_service *svc, const char *const *args,
                     msg[0] ? msg : "failed");
 }
 
+void container_runtime_forget(struct container_service *svc, const char *id)
+{
+  char state[PATH_MAX + 80];
+  snprintf(state, sizeof state, "%s/%s", svc->runtime_root, id);
+  if (access(state, F_OK) < 0)
+    return; /* runc and crun keep one directory per container under --root */
+  const char *args[] = { "delete", "--force", id, NULL };
+  struct nc_err ignored = NC_ERR_INIT;
+  container_runtime(svc, args, &ignored);
+}
+
 /* hostname, hosts and resolv.conf of the container: files nanocld owns. */
 static int write_etc_files(struct container_service *svc, const char *id, const char *hostname,
                            struct nc_err *err)
@@ -291,9 +302,7 @@ int container_start(struct container_service *svc, const char *ns, const char *k
     r = write_bundle(svc, &c, img.config, err);
   pid_t pid = 0, shim_pid = 0;
   if (r == 0) {
-    const char *del[] = { "delete", "--force", c.id, NULL };
-    struct nc_err ignored = NC_ERR_INIT;
-    container_runtime(svc, del, &ignored); /* a leftover of a crash, if any */
+    container_runtime_forget(svc, c.id); /* a leftover of a crash, if any */
     r = spawn_shim(svc, &c, &pid, &shim_pid, err);
     if (r < 0) {
       struct nc_err ignore = NC_ERR_INIT;
