@@ -1,6 +1,7 @@
 /* nanocl container create|start|stop|restart|kill|rm|inspect|ls|logs|run|wait
  * (exec: cmd-exec.c) */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -472,13 +473,14 @@ static int print_logs(void *ctx, json_t *line)
 }
 
 static const char logs_usage[] =
-  "Usage: nanocl container logs [-n NS] [-f] [--tail N] [--since UNIX_SECONDS] [-t] CONTAINER\n"
+  "Usage: nanocl container logs [-n NS] [-f] [--tail N] [--since T] [-t] CONTAINER\n"
   "\n"
   "Show a container's output (stdout to stdout, stderr to stderr).\n"
   "\n"
   "  -f, --follow      keep following until the container stops\n"
   "      --tail N      only the last N lines\n"
-  "      --since T     only lines from T on (seconds since the epoch)\n"
+  "      --since T     only lines from T on: Unix seconds, a duration (10m, 2h, 1d)\n"
+  "                    or an RFC 3339 time (2026-11-22T15:07:00Z)\n"
   "  -t, --timestamps  prefix each line with its time\n";
 
 struct logs_opts {
@@ -501,6 +503,42 @@ static int logs_opt(int c, const char *arg, void *ctx)
   return 0;
 }
 
+/* --since as Docker takes it: Unix seconds, a duration back from now ("90s",
+ * "10m", "2h"), or an RFC 3339 time ("2026-11-22T15:07:00Z"). → Unix seconds. */
+static int parse_since(const char *s, long long *out)
+{
+  uint64_t n;
+  if (nc_parse_u64(s, INT64_MAX, &n) == 0) {
+    *out = (long long)n;
+    return 0;
+  }
+  size_t len = strlen(s);
+  char num[32];
+  if (len >= 2 && len < sizeof num && strchr("smhd", s[len - 1])) {
+    memcpy(num, s, len - 1);
+    num[len - 1] = '\0';
+    static const struct {
+      char unit;
+      long long secs;
+    } units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+    if (nc_parse_u64(num, 1ULL << 40, &n) == 0)
+      for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (units[i].unit == s[len - 1]) {
+          *out = (long long)time(NULL) - (long long)n * units[i].secs;
+          return 0;
+        }
+  }
+  struct tm tm = { 0 };
+  const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end && *end == '.')
+    end += 1 + strspn(end + 1, "0123456789");
+  if (end && !strcmp(end, "Z")) {
+    *out = (long long)timegm(&tm);
+    return 0;
+  }
+  return -1;
+}
+
 static int cnt_logs(struct cli *cli, int argc, char **argv)
 {
   static const struct option opts[] = {
@@ -516,10 +554,15 @@ static int cnt_logs(struct cli *cli, int argc, char **argv)
     return r;
   if (argc - optind != 1)
     return cli_usage_error("container logs", "expected one CONTAINER");
-  char q[200], path[512];
-  snprintf(q, sizeof q, "follow=%s%s%.20s%s%.20s", o.follow ? "true" : "false",
-           o.tail ? "&tail=" : "", o.tail ? o.tail : "", o.since ? "&since=" : "",
-           o.since ? o.since : "");
+  long long since = 0;
+  if (o.since && parse_since(o.since, &since) < 0)
+    return cli_usage_error("container logs",
+                           "invalid --since '%s': Unix seconds, 10m / 2h / 1d, or RFC 3339", o.since);
+  char q[200], path[512], since_q[40] = "";
+  if (o.since)
+    snprintf(since_q, sizeof since_q, "&since=%lld", since < 0 ? 0 : since);
+  snprintf(q, sizeof q, "follow=%s%s%.20s%s", o.follow ? "true" : "false",
+           o.tail ? "&tail=" : "", o.tail ? o.tail : "", since_q);
   path_for(&o.c, argv[optind], "logs", q, path, sizeof path);
   struct nc_err err = NC_ERR_INIT;
   if (!cli->client && nc_client_new(cli->host, &cli->client, &err) < 0)

@@ -258,3 +258,14 @@ def test_image_in_use_is_not_removed(cd):
     assert cd.cli("container", "wait", "user-of-image", check=None).returncode == 0
     cd.cli("container", "rm", "user-of-image", check=0)
     cd.cli("container-image", "tag", img["id"], cd.image, check=0)
+
+
+def test_logs_since(cd):
+    run(cd, "--name", "since1", cd.image, "sh", "-c", "echo early", check=0)
+    assert cd.cli("container", "logs", "--since", "10m", "since1", check=0).stdout == "early\n"
+    assert cd.cli("container", "logs", "--since", "2000-01-01T00:00:00Z", "since1",
+                  check=0).stdout == "early\n"
+    future = str(int(time.time()) + 3600)
+    assert cd.cli("container", "logs", "--since", future, "since1", check=0).stdout == ""
+    r = cd.cli("container", "logs", "--since", "yesterday", "since1", check=2)
+    assert "yesterday" in r.stderr
