@@ -59,6 +59,7 @@ bench: build
 	@scripts/deps --bench
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/run
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/pull
+	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/containers
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild

@@ -200,7 +200,9 @@ static void protect_from_oom(struct shim_runtime *rt)
     snprintf(rt->oom_restore, sizeof rt->oom_restore, "%s", old);
     return;
   }
-  nc_log(NC_LOG_WARN, "cannot set the shim's oom_score_adj to -1000: %s", strerror(errno));
+  /* Debug, not warn: where root lacks CAP_SYS_RESOURCE (some VMs) it fails for
+   * every container the same way, and nothing is wrong with the container. */
+  nc_log(NC_LOG_DEBUG, "cannot set the shim's oom_score_adj to -1000: %s", strerror(errno));
 }
 
 /* The pipes for the container's stdout and stderr: read ends non-blocking and kept,

@@ -252,8 +252,9 @@ static void *log_run(void *arg)
     }
     if (!running)
       break;
-    struct timespec ts = { 0, 100 * 1000000 };
-    nanosleep(&ts, NULL);
+    /* Wakes at once when the container ends (the watcher signals it), else
+     * after 50 ms to look for new output. */
+    container_wait_stopped(j->svc, j->id, 50);
   }
   if (fd >= 0)
     close(fd);

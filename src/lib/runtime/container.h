@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -36,6 +37,7 @@ struct container_service {
   pthread_mutex_t mu;   /* guards `changed`, and lifecycle steps of one container */
   pthread_cond_t changed; /* broadcast when a container leaves "running" */
   void *watched;          /* the shims watched (watch.c), guarded by `mu` */
+  sem_t starts;           /* bounds the starts in progress (runtime start-ups) */
 };
 
 /* Probes the runtime, re-adopts running containers, starts the watcher. */
@@ -70,6 +72,8 @@ int container_wait(struct container_service *svc, const char *ns, const char *ke
 int container_log_path(struct container_service *svc, const char *ns, const char *key,
                        char id[65], char *path, size_t size, struct nc_err *err);
 bool container_is_running(struct container_service *svc, const char *id);
+/* Waits (at most timeout_ms; < 0 forever) until `id` is not running; true when it is not. */
+bool container_wait_stopped(struct container_service *svc, const char *id, int timeout_ms);
 
 /* internal, shared by container*.c */
 int container_load(struct container_service *svc, const char *ns, const char *key,

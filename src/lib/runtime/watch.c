@@ -241,6 +241,8 @@ int container_service_init(struct container_service *svc, struct store *store,
          cgroup_layout_name(svc->rt.layout), svc->shim);
   pthread_mutex_init(&svc->mu, NULL);
   pthread_cond_init(&svc->changed, NULL);
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  sem_init(&svc->starts, 0, (unsigned)(cpus > 0 ? cpus * 2 : 2));
   svc->epfd = epoll_create1(EPOLL_CLOEXEC);
   svc->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
