@@ -463,8 +463,8 @@ def test_sync_line_detached_session(make_shim):
     # protected from the OOM killer (when it may be: CAP_SYS_RESOURCE); the container not
     if int(proc_status(os.getpid())["CapEff"], 16) & (1 << CAP_SYS_RESOURCE):
         assert Path(f"/proc/{shim}/oom_score_adj").read_text().strip() == "-1000"
-    else:
-        assert "cannot set the shim's oom_score_adj to -1000" in s.stderr.read_text()
+    # else: refused (root lacks CAP_SYS_RESOURCE in some VMs); the shim carries on,
+    # saying so at debug level only, since it is the same for every container.
     assert Path(f"/proc/{sync['pid']}/oom_score_adj").read_text().strip() != "-1000"
     # the container's init is the shim's child; its stdio: /dev/null and two pipes.
     # (Once it runs its loop: busybox may hold a file for a moment while it starts; and
