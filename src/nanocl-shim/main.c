@@ -1,7 +1,7 @@
 /* nanocl-shim: options, detaching and the order of a container's life (docs/shim.md).
  *
  *   1. setsid, fork: the first process exits at once, the shim lives on re-parented.
- *   2. subreaper, oom_score_adj -1000, --pid-file, pipes, `create`, `start`.
+ *   2. subreaper, oom_score_adj -1000, --pid-file, pipes, `run --detach`.
  *   3. one line on --sync-fd: {"pid", "shim_pid"} or {"error"} (then exit 1).
  *   4. the loop (loop.c) until the container's init has exited and its output is drained.
  *   5. exit file, `delete`, exit 0. */
@@ -260,8 +260,6 @@ static int start_container(struct shim_config *cfg, struct shim_runtime *rt, str
   int r = shim_runtime_create(rt, w[0], w[1], container, err);
   close(w[0]); /* the container holds them now */
   close(w[1]);
-  if (r == 0)
-    r = shim_runtime_start(rt, err);
   if (r < 0) {
     struct nc_err ignored = NC_ERR_INIT;
     shim_runtime_delete(rt, true, &ignored); /* "does not exist" after a failed create */

@@ -86,11 +86,10 @@ struct shim_runtime {
 };
 
 int shim_runtime_init(struct shim_runtime *rt, const struct shim_config *cfg, struct nc_err *err);
-/* `create` with stdin /dev/null and the given stdout/stderr (write ends of the pipes),
+/* `run --detach` with stdin /dev/null and the given stdout/stderr (write ends of the pipes),
  * then reads BUNDLE/container.pid. On failure `err` holds the runtime's own message. */
 int shim_runtime_create(struct shim_runtime *rt, int out_fd, int err_fd, pid_t *pid,
                         struct nc_err *err);
-int shim_runtime_start(struct shim_runtime *rt, struct nc_err *err);
 /* `delete` (with --force when `force`); errors only logged unless `err` is wanted. */
 int shim_runtime_delete(struct shim_runtime *rt, bool force, struct nc_err *err);
 
