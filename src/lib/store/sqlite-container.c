@@ -207,18 +207,11 @@ int sq_container_update(struct store_tx *tx, const struct store_container *c,
 
 int sq_container_delete(struct store_tx *tx, const char *id, struct nc_err *err)
 {
-  struct sq_store *s = sq_from_tx(tx);
-  sqlite3_stmt *st = sq_stmt(s, SQ_CONTAINER_DELETE, "DELETE FROM containers WHERE id = ?1", err);
-  if (!st)
-    return -1;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE)
-    return sq_fail(s, rc, err, "removing a container", NULL);
-  if (sqlite3_changes(s->db) == 0)
+  int n = sq_exec_key(sq_from_tx(tx), SQ_CONTAINER_DELETE, "DELETE FROM containers WHERE id = ?1",
+                      id, "removing a container", NULL, err);
+  if (n == 0)
     return nc_err_set(err, NC_ERR_NOT_FOUND, "container %s does not exist", id);
-  return 0;
+  return n < 0 ? -1 : 0;
 }
 
 int sq_container_count_image(struct store_tx *tx, const char *image_id, int *count,

@@ -164,18 +164,11 @@ int sq_image_list(struct store_tx *tx, struct store_image_list *out, struct nc_e
 
 int sq_image_delete(struct store_tx *tx, const char *id, struct nc_err *err)
 {
-  struct sq_store *s = sq_from_tx(tx);
-  sqlite3_stmt *st = sq_stmt(s, SQ_IMAGE_DELETE, "DELETE FROM images WHERE id = ?1", err);
-  if (!st)
-    return -1;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE)
-    return sq_fail(s, rc, err, "removing an image", "the image is still in use");
-  if (sqlite3_changes(s->db) == 0)
+  int n = sq_exec_key(sq_from_tx(tx), SQ_IMAGE_DELETE, "DELETE FROM images WHERE id = ?1", id,
+                      "removing an image", "the image is still in use", err);
+  if (n == 0)
     return nc_err_set(err, NC_ERR_NOT_FOUND, "image %s does not exist", id);
-  return 0;
+  return n < 0 ? -1 : 0;
 }
 
 /* Runs a one-column query bound to `key`; 0 with the single id, 1 when none,
@@ -249,17 +242,10 @@ int sq_image_name_set(struct store_tx *tx, const char *name, const char *id,
 
 int sq_image_name_delete(struct store_tx *tx, const char *name, struct nc_err *err)
 {
-  struct sq_store *s = sq_from_tx(tx);
-  sqlite3_stmt *st =
-    sq_stmt(s, SQ_IMAGE_NAME_DELETE, "DELETE FROM image_names WHERE name = ?1", err);
-  if (!st)
-    return -1;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE)
-    return sq_fail(s, rc, err, "removing an image name", NULL);
-  if (sqlite3_changes(s->db) == 0)
+  int n = sq_exec_key(sq_from_tx(tx), SQ_IMAGE_NAME_DELETE,
+                      "DELETE FROM image_names WHERE name = ?1", name, "removing an image name",
+                      NULL, err);
+  if (n == 0)
     return nc_err_set(err, NC_ERR_NOT_FOUND, "image name '%s' does not exist", name);
-  return 0;
+  return n < 0 ? -1 : 0;
 }

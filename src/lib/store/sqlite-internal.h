@@ -57,6 +57,12 @@ sqlite3_stmt *sq_stmt(struct sq_store *s, enum sq_stmt_id id, const char *sql,
 int sq_fail(struct sq_store *s, int rc, struct nc_err *err, const char *what,
             const char *conflict_msg);
 
+/* Runs the cached statement `id` (`sql` with one text parameter ?1 = key): the
+ * number of rows it changed, or -1 with `err` as sq_fail gives it. For the
+ * "delete one row by key" that every resource has. */
+int sq_exec_key(struct sq_store *s, enum sq_stmt_id id, const char *sql, const char *key,
+                const char *what, const char *conflict_msg, struct nc_err *err);
+
 extern const struct store_ops sq_ops;
 
 /* sqlite-namespace.c */

@@ -88,20 +88,12 @@ int sq_namespace_list(struct store_tx *tx, struct store_namespace_list *out,
 
 int sq_namespace_delete(struct store_tx *tx, const char *name, struct nc_err *err)
 {
-  struct sq_store *s = sq_from_tx(tx);
-  sqlite3_stmt *st = sq_stmt(s, SQ_NAMESPACE_DELETE, "DELETE FROM namespaces WHERE name = ?1",
-                             err);
-  if (!st)
-    return -1;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "namespace '%s' still holds objects; remove them first", name);
-    return sq_fail(s, rc, err, "removing a namespace", msg);
-  }
-  if (sqlite3_changes(s->db) == 0)
+  char msg[128];
+  snprintf(msg, sizeof msg, "namespace '%s' still holds objects; remove them first", name);
+  int n = sq_exec_key(sq_from_tx(tx), SQ_NAMESPACE_DELETE,
+                      "DELETE FROM namespaces WHERE name = ?1", name, "removing a namespace", msg,
+                      err);
+  if (n == 0)
     return nc_err_set(err, NC_ERR_NOT_FOUND, "namespace '%s' does not exist", name);
-  return 0;
+  return n < 0 ? -1 : 0;
 }

@@ -88,6 +88,20 @@ sqlite3_stmt *sq_stmt(struct sq_store *s, enum sq_stmt_id id, const char *sql,
   return st;
 }
 
+int sq_exec_key(struct sq_store *s, enum sq_stmt_id id, const char *sql, const char *key,
+                const char *what, const char *conflict_msg, struct nc_err *err)
+{
+  sqlite3_stmt *st = sq_stmt(s, id, sql, err);
+  if (!st)
+    return -1;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return sq_fail(s, rc, err, what, conflict_msg);
+  return sqlite3_changes(s->db);
+}
+
 static int exec(struct sq_store *s, const char *sql, struct nc_err *err)
 {
   char *msg = NULL;
