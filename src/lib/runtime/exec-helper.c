@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -113,6 +114,43 @@ static void kill_all(pid_t runtime, bool runtime_done, pid_t pid, bool tty)
   }
 }
 
+/* Kills and reaps every child of the helper. As a subreaper it inherits what the
+ * runtime started when the runtime dies; killed mid-start (nanocld gone while
+ * `exec --detach` was still exiting) the process may have no pid file yet and
+ * sit outside the runtime's group, and must not outlive us. */
+static void kill_children(void)
+{
+  /* Only async-signal-safe calls here: a forked child of a threaded nanocld. */
+  char path[64] = "/proc/self/task/", digits[16], buf[4096];
+  int nd = 0;
+  for (pid_t v = getpid(); v > 0 && nd < (int)sizeof digits; v /= 10)
+    digits[nd++] = (char)('0' + v % 10);
+  size_t len = 16; /* strlen("/proc/self/task/") */
+  while (nd > 0)
+    path[len++] = digits[--nd];
+  memcpy(path + len, "/children", 10);
+  for (int round = 0; round < 10; round++) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+      close(fd);
+    if (n <= 0)
+      break;
+    long child = 0;
+    for (ssize_t i = 0; i <= n; i++) {
+      if (i < n && buf[i] >= '0' && buf[i] <= '9') {
+        child = child * 10 + (buf[i] - '0');
+      } else {
+        if (child > 1)
+          kill((pid_t)child, SIGKILL);
+        child = 0;
+      }
+    }
+    while (waitpid(-1, NULL, 0) > 0)
+      ;
+  }
+}
+
 void exec_helper_main(const struct exec_helper_args *a)
 {
   if (place_fds(a) < 0)
@@ -156,11 +194,13 @@ void exec_helper_main(const struct exec_helper_args *a)
         pid = read_pid(a->pid_file); /* started before the runtime was killed? */
         if (pid > 0)
           kill_all(runtime, true, pid, a->tty);
+        kill_children();
         report(EXEC_MSG_FAILED, st);
         _exit(0);
       }
       pid = read_pid(a->pid_file);
       if (pid <= 0) {
+        kill_children();
         report(EXEC_MSG_ERROR, ENOENT);
         _exit(0);
       }
