@@ -64,6 +64,7 @@ int cli_call(struct cli *cli, const char *method, const char *path, json_t *body
 
 /* Command groups. */
 int cmd_namespace(struct cli *cli, int argc, char **argv);
+int cmd_cluster(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_image(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv);

@@ -69,7 +69,7 @@ static void append(json_t *spec, const char *key, const char *value)
 }
 
 enum { O_NAME = 256, O_HOSTNAME, O_DOMAIN, O_CPUS, O_PIDS, O_RO, O_CAPADD, O_CAPDROP, O_LABEL,
-       O_STOPSIG, O_STOPTO, O_ENTRY, O_RM };
+       O_STOPSIG, O_STOPTO, O_ENTRY, O_RM, O_CLUSTER, O_NETWORK };
 
 static int create_opt(int c, const char *arg, void *ctx)
 {
@@ -132,6 +132,9 @@ static int create_opt(int c, const char *arg, void *ctx)
   }
   case 'd': o->detach = true; break;
   case O_RM: o->rm = true; break;
+  case O_CLUSTER: json_object_set_new(o->spec, "cluster", json_string(arg)); break;
+  case O_NETWORK: json_object_set_new(o->spec, "network", json_string(arg)); break;
+  case 'p': append(o->spec, "publish", arg); break;
   default: return CLI_USAGE;
   }
   return 0;
@@ -152,6 +155,9 @@ static const struct option create_longopts[] = {
   { "stop-timeout", required_argument, NULL, O_STOPTO },
   { "entrypoint", required_argument, NULL, O_ENTRY },
   { "detach", no_argument, NULL, 'd' },          { "rm", no_argument, NULL, O_RM },
+  { "cluster", required_argument, NULL, O_CLUSTER },
+  { "network", required_argument, NULL, O_NETWORK },
+  { "publish", required_argument, NULL, 'p' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -178,6 +184,12 @@ static const char create_usage[] =
   "      --label K=V        label (repeatable)\n"
   "      --stop-signal SIG, --stop-timeout SECONDS\n"
   "      --entrypoint CMD   override the image's entrypoint ('' clears it)\n"
+  "      --cluster C        join cluster C of the namespace\n"
+  "      --network N        on network N of that cluster: an address, a name in its DNS\n"
+  "                         (without: only a loopback interface)\n"
+  "  -p, --publish [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]\n"
+  "                         publish a port of the container on the host (repeatable;\n"
+  "                         needs --network)\n"
   "  -d, --detach           run: print the id and return\n"
   "      --rm               run: remove the container when it ends\n";
 
@@ -190,7 +202,7 @@ static int create_or_run(struct cli *cli, int argc, char **argv, bool run)
   bool done;
   /* '+': options stop at the image; what follows is the command. */
   int r = cli_parse(cli, run ? "container run" : "container create", argc, argv,
-                    "+n:e:v:w:u:m:d", create_longopts, create_usage, create_opt, &o, &done);
+                    "+n:e:v:w:u:m:dp:", create_longopts, create_usage, create_opt, &o, &done);
   if (done) {
     json_decref(o.spec);
     return r;

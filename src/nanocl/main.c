@@ -12,6 +12,7 @@
 
 static const struct cli_cmd groups[] = {
   { "namespace", "ns", cmd_namespace, "Manage namespaces" },
+  { "cluster", NULL, cmd_cluster, "Manage clusters, their networks and variables" },
   { "container-image", "image", cmd_image, "Manage container images" },
   { "container", NULL, cmd_container, "Manage containers" },
   { "lsc", NULL, cmd_container_ls, "List containers (container ls)" },

@@ -91,7 +91,8 @@ static int run(const struct nanocld_options *o)
   struct api_server *server = NULL;
   struct image_service images;
   struct container_service containers;
-  bool images_up = false, containers_up = false, pid_written = false;
+  struct net_service net;
+  bool images_up = false, containers_up = false, net_up = false, pid_written = false;
   int status = 1;
 
   nc_log(NC_LOG_INFO, "nanocld %s (commit %s) starting: state dir %s, run dir %s, config dir %s",
@@ -123,8 +124,12 @@ static int run(const struct nanocld_options *o)
   if (image_service_init(&images, store, o->state_dir, &o->images, &err) < 0)
     goto out;
   images_up = true;
-  if (container_service_init(&containers, store, &images, o->state_dir, o->run_dir, o->runtime,
-                             o->shim, &err) < 0)
+  struct net_options netopt = { .pool = o->network_pool, .table = o->nft_table };
+  if (net_service_init(&net, store, o->run_dir, &netopt, &err) < 0)
+    goto out;
+  net_up = true;
+  if (container_service_init(&containers, store, &images, &net, o->state_dir, o->run_dir,
+                             o->runtime, o->shim, &err) < 0)
     goto out;
   containers_up = true;
 
@@ -133,6 +138,7 @@ static int run(const struct nanocld_options *o)
   cfg.store = store;
   cfg.images = &images;
   cfg.containers = &containers;
+  cfg.net = &net;
   cfg.upload_dir = images.blobs.tmp;
   /* The pid file is there before the first answer: whoever sees /_ping answer
    * can read it (scripts/down, the tests). */
@@ -168,6 +174,8 @@ out:
     container_service_destroy(&containers); /* the containers go on running */
   if (images_up)
     image_service_destroy(&images, 10000);
+  if (net_up)
+    net_service_destroy(&net); /* bridges, rules and DNS servers stay for the containers */
   for (size_t i = 0; i < nlisteners; i++)
     api_listener_close(&listeners[i]);
   store_close(store);

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "image/ref.h"
+#include "net/service.h"
 #include "config.h"
 #include "version.h"
 
@@ -38,6 +39,11 @@ static const char usage[] =
   "                         the OCI runtime: runc, crun or a path [env NANOCL_RUNTIME;\n"
   "                         default: crun where it works, else runc]\n"
   "      --shim PATH        the nanocl-shim to use [default: the one beside nanocld]\n"
+  "      --network-pool CIDR\n"
+  "                         where the /24 subnets of new networks come from\n"
+  "                         [env NANOCL_NETWORK_POOL; default " NET_DEFAULT_POOL "]\n"
+  "      --nft-table NAME   the nftables table (family inet) nanocld owns\n"
+  "                         [env NANOCL_NFT_TABLE; default " NET_DEFAULT_TABLE "]\n"
   "      --default-registry HOST\n"
   "                         registry of names without one [env NANOCL_DEFAULT_REGISTRY;\n"
   "                         default docker.io]\n"
@@ -160,7 +166,7 @@ static const char *env_or(const char *name, const char *fallback)
 int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
 {
   enum { OPT_STATE = 256, OPT_RUN, OPT_CONFIG, OPT_LOG, OPT_INSECURE, OPT_REGISTRY, OPT_RUNTIME,
-         OPT_SHIM };
+         OPT_SHIM, OPT_POOL, OPT_TABLE };
   static const struct option longopts[] = {
     { "host", required_argument, NULL, 'H' },
     { "state-dir", required_argument, NULL, OPT_STATE },
@@ -171,6 +177,8 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
     { "default-registry", required_argument, NULL, OPT_REGISTRY },
     { "runtime", required_argument, NULL, OPT_RUNTIME },
     { "shim", required_argument, NULL, OPT_SHIM },
+    { "network-pool", required_argument, NULL, OPT_POOL },
+    { "nft-table", required_argument, NULL, OPT_TABLE },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'v' },
     { NULL, 0, NULL, 0 },
@@ -199,6 +207,8 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
     case OPT_REGISTRY: registry = optarg; break;
     case OPT_RUNTIME: snprintf(o->runtime, sizeof o->runtime, "%s", optarg); break;
     case OPT_SHIM: snprintf(o->shim, sizeof o->shim, "%s", optarg); break;
+    case OPT_POOL: snprintf(o->network_pool, sizeof o->network_pool, "%s", optarg); break;
+    case OPT_TABLE: snprintf(o->nft_table, sizeof o->nft_table, "%s", optarg); break;
     case 'h': fputs(usage, stdout); return 1;
     case 'v': printf("nanocld %s (commit %s)\n", NC_VERSION, NC_GIT_COMMIT); return 1;
     case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -238,6 +248,11 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
 
   if (!o->runtime[0])
     snprintf(o->runtime, sizeof o->runtime, "%s", env_or("NANOCL_RUNTIME", ""));
+  if (!o->network_pool[0])
+    snprintf(o->network_pool, sizeof o->network_pool, "%s",
+             env_or("NANOCL_NETWORK_POOL", NET_DEFAULT_POOL));
+  if (!o->nft_table[0])
+    snprintf(o->nft_table, sizeof o->nft_table, "%s", env_or("NANOCL_NFT_TABLE", NET_DEFAULT_TABLE));
 
   level = level ? level : env_or("NANOCL_LOG_LEVEL", "info");
   o->log_level = nc_log_parse_level(level);

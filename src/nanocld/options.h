@@ -19,6 +19,8 @@ struct nanocld_options {
   struct image_settings images;
   char runtime[PATH_MAX]; /* "", "runc", "crun" or a path */
   char shim[PATH_MAX];    /* "" = beside nanocld */
+  char network_pool[32];  /* CIDR */
+  char nft_table[33];
 };
 
 /* Returns 0 to run, 1 when --help/--version was printed (exit 0), 2 on a usage

@@ -20,7 +20,8 @@ from pathlib import Path
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "ls", "cat", "echo", "mkdir", "rm", "cp", "mv", "ln", "chmod", "chown",
            "id", "true", "false", "sleep", "env", "grep", "head", "tail", "wc", "stat",
-           "find", "test", "uname", "ps", "kill")
+           "find", "test", "uname", "ps", "kill", "nc", "wget", "ping", "nslookup",
+           "httpd", "ip", "hostname", "timeout", "seq", "printf")
 BIG_MIB = int(os.environ.get("NANOCL_TEST_BIG_MIB", "32"))  # 100 for benchmarks
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "model/cluster.h"
 #include "model/namespace.h"
 #include "store/store.h"
 #include "tap.h"
@@ -45,6 +46,94 @@ static void *creator(void *arg)
   return NULL;
 }
 
+/* Clusters, networks, addresses and ports: the rules the network service relies on. */
+static void test_networks(struct store *s)
+{
+  struct nc_err err = NC_ERR_INIT;
+  struct store_tx *tx;
+  struct store_cluster c;
+  is_int(model_cluster_create(s, "global", "dev", &c, &err), 0, "cluster dev");
+  is_int(model_cluster_create(s, "global", "dev", &c, &err), -1, "twice refused");
+  is_int(err.kind, NC_ERR_CONFLICT, "as conflict");
+  is_int(model_variable_set(s, "global", "dev", "CLUSTER", "DEV", &err), 0, "variable set");
+  is_int(model_variable_set(s, "global", "dev", "1X", "v", &err), -1, "bad variable name");
+  struct store_variable_list vars;
+  is_int(model_variable_list(s, "global", "dev", &vars, &err), 0, "variables listed");
+  char *out = NULL;
+  is_int(model_variables_render(&vars, "dev", "C={{ vars.CLUSTER }} {{cargoes.x.ip}}", &out,
+                                &err), 0, "render");
+  is_str(out, "C=DEV {{cargoes.x.ip}}", "vars replaced, other templates kept");
+  free(out);
+  is_int(model_variables_render(&vars, "dev", "{{vars.NOPE}}", &out, &err), -1,
+         "a missing variable is an error");
+  ok(strstr(err.msg, "NOPE") && strstr(err.msg, "dev"), "naming it: %s", err.msg);
+  store_variable_list_free(&vars);
+
+  struct store_network n = { .id = "1111111111111111111111111111111111111111111111111111111111111111",
+                             .namespace_ = "global", .cluster = "dev", .name = "front",
+                             .bridge = "nc-11111111", .subnet = 0x0a000000, .prefix = 30,
+                             .gateway = 0x0a000001 };
+  struct store_network m = n;
+  memset(m.id, '2', 64);
+  snprintf(m.name, sizeof m.name, "back");
+  snprintf(m.bridge, sizeof m.bridge, "nc-22222222");
+  m.subnet = 0x0a000000;
+  m.prefix = 24;
+  store_begin(s, STORE_TX_WRITE, &tx, &err);
+  is_int(store_network_insert(tx, &n, &err), 0, "network 10.0.0.0/30");
+  is_int(store_network_insert(tx, &m, &err), -1, "an overlapping one refused");
+  ok(strstr(err.msg, "overlaps") && strstr(err.msg, "front"), "naming it: %s", err.msg);
+  char empty_obj[] = "{}", empty_arr[] = "[]";
+  struct store_image img = { .id = "sha256:img", .manifest_digest = "sha256:m", .os = "linux",
+                             .architecture = "amd64", .manifest = empty_obj,
+                             .config = empty_obj, .layers = empty_arr };
+  is_int(store_image_put(tx, &img, &err), 0, "an image for the containers");
+  uint32_t addrs[3] = { 0 };
+  for (int i = 0; i < 3; i++) {
+    struct store_container ct = { .namespace_ = "global", .cluster = "dev", .image = "i",
+                                  .image_id = "sha256:img", .state = "created", .spec = empty_obj };
+    memset(ct.id, 'a' + i, 64);
+    snprintf(ct.name, sizeof ct.name, "c%d", i);
+    is_int(store_container_insert(tx, &ct, &err), 0, "container %d", i);
+    int r = store_attachment_add(tx, &n, ct.id, &addrs[i], &err);
+    if (i < 1)
+      is_int(r, 0, "address %d given", i);
+    else
+      ok(r < 0 && err.kind == NC_ERR_CONFLICT && strstr(err.msg, "no address left"),
+         "a /30 has one besides the gateway: %s", err.msg);
+  }
+  is_int(addrs[0], 0x0a000002, "the first after the gateway");
+  struct store_port p = { .host_port = 8080, .proto = "tcp", .port = 80 };
+  memset(p.container_id, 'a', 64);
+  is_int(store_port_insert(tx, &p, &err), 0, "port 8080/tcp");
+  struct store_port q = p;
+  memset(q.container_id, 'b', 64);
+  q.host_ip = 0x7f000001;
+  is_int(store_port_insert(tx, &q, &err), -1, "the same port on one address refused");
+  ok(strstr(err.msg, "c0") != NULL, "naming the holder: %s", err.msg);
+  snprintf(q.proto, sizeof q.proto, "udp");
+  is_int(store_port_insert(tx, &q, &err), 0, "udp is another port");
+  char a_id[65];
+  memset(a_id, 'a', 64);
+  a_id[64] = '\0';
+  is_int(store_network_delete(tx, n.id, &err), -1, "a network in use cannot go");
+  is_int(store_container_delete(tx, a_id, &err), 0, "its container goes");
+  struct store_port_list ports;
+  is_int(store_port_list(tx, NULL, &ports, &err), 0, "ports listed");
+  is_int((int)ports.len, 1, "the container's ports went with it");
+  store_port_list_free(&ports);
+  struct store_container ct = { .namespace_ = "global", .cluster = "dev", .image = "i",
+                                .image_id = "sha256:img", .state = "created", .spec = empty_obj };
+  memset(ct.id, 'd', 64);
+  snprintf(ct.name, sizeof ct.name, "c3");
+  store_container_insert(tx, &ct, &err);
+  uint32_t again = 0;
+  is_int(store_attachment_add(tx, &n, ct.id, &again, &err), 0, "a freed address");
+  is_int(again, 0x0a000002, "is given again");
+  store_rollback(tx);
+  is_int(model_cluster_delete(s, "global", "dev", &err), 0, "cluster removed");
+}
+
 int main(void)
 {
   struct nc_err err = NC_ERR_INIT;
@@ -58,7 +147,7 @@ int main(void)
   /* Migrations on a fresh store. */
   struct store *s = open_store();
   ok(s != NULL, "a fresh store opens");
-  is_int(store_schema_version(s), 3, "migrated to the latest schema");
+  is_int(store_schema_version(s), 4, "migrated to the latest schema");
   is_str(store_backend_name(s), "sqlite", "backend name");
   is_int(model_namespace_get(s, "global", &ns, &err), 0, "'global' exists on a fresh store");
   is_int(count_namespaces(s), 1, "and only it");
@@ -92,6 +181,8 @@ int main(void)
   is_int(store_namespace_insert(tx, &dup, &err), -1, "duplicate inside a transaction");
   store_rollback(tx);
   is_int(model_namespace_create(s, "after", NULL, &err), 0, "the store works after a rollback");
+
+  test_networks(s);
 
   /* Concurrent writers are serialised, none lost. */
   pthread_t th[4];

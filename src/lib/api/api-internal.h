@@ -93,6 +93,8 @@ void api_resp_error(struct api_resp *resp, const struct nc_err *err);
 struct MHD_Response *api_resp_build(struct api_resp *resp);
 /* The body a handler expects, parsed: a JSON object within the caps. */
 int api_req_json_object(struct api_req *req, json_t **out, struct nc_err *err);
+/* ?namespace=, default global, checked by the one name rule. */
+int api_query_ns(struct api_req *req, const char **ns, struct nc_err *err);
 
 /* system.c */
 int api_ping(struct api_req *req, struct api_resp *resp, struct nc_err *err);
@@ -131,6 +133,21 @@ struct exec_proc;
 void api_exec_bridge(int sock, struct exec_proc *p, const char *extra, size_t extra_len);
 /* An error frame with `msg`, then the exit frame with `code`. */
 void api_exec_fail(int sock, const char *msg, int code);
+
+/* clusters.c: clusters, their variables and networks */
+int api_cluster_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cluster_create(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cluster_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cluster_delete(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cluster_start(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_variable_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_variable_create(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_variable_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_variable_delete(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_network_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_network_create(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_network_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_network_delete(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 
 /* namespaces.c */
 int api_namespace_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);

@@ -23,13 +23,6 @@ static const char *query(struct api_req *req, const char *name)
   return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* ?namespace=, default global, checked by the one name rule. */
-static int query_ns(struct api_req *req, const char **ns, struct nc_err *err)
-{
-  const char *v = query(req, "namespace");
-  *ns = v && *v ? v : "global";
-  return nc_name_check("namespace", *ns, err);
-}
 
 static int query_flag(struct api_req *req, const char *name, bool *out, struct nc_err *err)
 {
@@ -60,7 +53,7 @@ int api_container_list(struct api_req *req, struct api_resp *resp, struct nc_err
   const char *ns;
   bool all;
   json_t *out;
-  if (query_ns(req, &ns, err) < 0 || query_flag(req, "all", &all, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 || query_flag(req, "all", &all, err) < 0 ||
       container_list(req->cfg->containers, ns, all, &out, err) < 0)
     return -1;
   api_resp_json(resp, 200, out);
@@ -71,7 +64,7 @@ int api_container_create(struct api_req *req, struct api_resp *resp, struct nc_e
 {
   const char *ns;
   json_t *body, *out = NULL;
-  if (query_ns(req, &ns, err) < 0 || api_req_json_object(req, &body, err) < 0)
+  if (api_query_ns(req, &ns, err) < 0 || api_req_json_object(req, &body, err) < 0)
     return -1;
   int r = container_create(req->cfg->containers, ns, body, &out, err);
   json_decref(body);
@@ -85,7 +78,7 @@ int api_container_inspect(struct api_req *req, struct api_resp *resp, struct nc_
 {
   const char *ns;
   json_t *out;
-  if (query_ns(req, &ns, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 ||
       container_inspect(req->cfg->containers, ns, req->params[0], &out, err) < 0)
     return -1;
   api_resp_json(resp, 200, out);
@@ -96,7 +89,7 @@ int api_container_delete(struct api_req *req, struct api_resp *resp, struct nc_e
 {
   const char *ns;
   bool force;
-  if (query_ns(req, &ns, err) < 0 || query_flag(req, "force", &force, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 || query_flag(req, "force", &force, err) < 0 ||
       container_remove(req->cfg->containers, ns, req->params[0], force, err) < 0)
     return -1;
   resp->status = 204;
@@ -106,7 +99,7 @@ int api_container_delete(struct api_req *req, struct api_resp *resp, struct nc_e
 int api_container_start(struct api_req *req, struct api_resp *resp, struct nc_err *err)
 {
   const char *ns;
-  if (query_ns(req, &ns, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 ||
       container_start(req->cfg->containers, ns, req->params[0], err) < 0)
     return -1;
   resp->status = 204;
@@ -117,7 +110,7 @@ int api_container_stop(struct api_req *req, struct api_resp *resp, struct nc_err
 {
   const char *ns;
   int64_t t = -1;
-  if (query_ns(req, &ns, err) < 0 || query_int(req, "t", 3600, &t, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 || query_int(req, "t", 3600, &t, err) < 0 ||
       container_stop(req->cfg->containers, ns, req->params[0], (int)t, err) < 0)
     return -1;
   resp->status = 204;
@@ -128,7 +121,7 @@ int api_container_restart(struct api_req *req, struct api_resp *resp, struct nc_
 {
   const char *ns;
   int64_t t = -1;
-  if (query_ns(req, &ns, err) < 0 || query_int(req, "t", 3600, &t, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 || query_int(req, "t", 3600, &t, err) < 0 ||
       container_stop(req->cfg->containers, ns, req->params[0], (int)t, err) < 0 ||
       container_start(req->cfg->containers, ns, req->params[0], err) < 0)
     return -1;
@@ -142,7 +135,7 @@ int api_container_kill(struct api_req *req, struct api_resp *resp, struct nc_err
   int sig = signame && *signame ? runtime_signal_parse(signame) : 9;
   if (sig <= 0)
     return nc_err_set(err, NC_ERR_INVALID, "unknown signal '%.40s'", signame);
-  if (query_ns(req, &ns, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 ||
       container_kill(req->cfg->containers, ns, req->params[0], sig, err) < 0)
     return -1;
   resp->status = 204;
@@ -153,7 +146,7 @@ int api_container_wait(struct api_req *req, struct api_resp *resp, struct nc_err
 {
   const char *ns;
   json_t *out;
-  if (query_ns(req, &ns, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 ||
       container_wait(req->cfg->containers, ns, req->params[0], &out, err) < 0)
     return -1;
   api_resp_json(resp, 200, out);
@@ -273,7 +266,7 @@ int api_container_logs(struct api_req *req, struct api_resp *resp, struct nc_err
   j->svc = req->cfg->containers;
   j->tail = -1;
   int64_t tail = -1;
-  int r = query_ns(req, &ns, err);
+  int r = api_query_ns(req, &ns, err);
   if (r == 0)
     r = query_flag(req, "follow", &j->follow, err);
   if (r == 0 && query(req, "tail") && strcmp(query(req, "tail"), "all"))

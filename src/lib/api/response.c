@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api/api-internal.h"
+#include "model/name.h"
 #include "api/stream.h"
 #include "base/json.h"
 
@@ -62,4 +63,11 @@ struct MHD_Response *api_resp_build(struct api_resp *resp)
 int api_req_json_object(struct api_req *req, json_t **out, struct nc_err *err)
 {
   return nc_json_parse_object(req->body, req->body ? req->body_len : 0, out, err);
+}
+
+int api_query_ns(struct api_req *req, const char **ns, struct nc_err *err)
+{
+  const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "namespace");
+  *ns = v && *v ? v : "global";
+  return nc_name_check("namespace", *ns, err);
 }

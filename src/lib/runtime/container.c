@@ -15,6 +15,7 @@
 #include "base/timeutil.h"
 #include "image/unpack.h"
 #include "model/name.h"
+#include "net/netlink.h"
 #include "runtime/rootfs.h"
 #include "runtime/spec.h"
 
@@ -101,6 +102,36 @@ int container_inspect(struct container_service *svc, const char *ns, const char 
   if (container_load(svc, ns, key, &c, err) < 0)
     return -1;
   *out = to_json(&c);
+  /* Where it is on its network, if it has one (Docker's NetworkSettings). */
+  struct store_tx *tx;
+  struct store_attachment a;
+  struct store_network n;
+  struct store_port_list ports = { 0 };
+  struct nc_err none = NC_ERR_INIT;
+  if (store_begin(svc->store, STORE_TX_READ, &tx, &none) == 0) {
+    if (store_attachment_get(tx, c.id, &a, &none) == 0 &&
+        store_network_get_id(tx, a.network_id, &n, &none) == 0 &&
+        store_port_list(tx, c.id, &ports, &none) == 0) {
+      char ip[16], gw[16];
+      ip4_format(a.addr, ip);
+      ip4_format(n.gateway, gw);
+      json_t *jp = json_array();
+      for (size_t i = 0; i < ports.len; i++) {
+        char hip[16], text[48];
+        ip4_format(ports.items[i].host_ip, hip);
+        snprintf(text, sizeof text, "%s%s%u:%u/%s", ports.items[i].host_ip ? hip : "",
+                 ports.items[i].host_ip ? ":" : "", ports.items[i].host_port,
+                 ports.items[i].port, ports.items[i].proto);
+        json_array_append_new(jp, json_string(text));
+      }
+      json_object_set_new(*out, "network_settings",
+                          json_pack("{s:s, s:s, s:s, s:i, s:s, s:o}", "network", n.name,
+                                    "bridge", n.bridge, "ip", ip, "prefix", n.prefix,
+                                    "gateway", gw, "ports", jp));
+    }
+    store_commit(tx, &none);
+  }
+  store_port_list_free(&ports);
   store_container_free(&c);
   return 0;
 }
@@ -134,6 +165,57 @@ static int new_id(char id[65], struct nc_err *err)
   for (int i = 0; i < 32; i++)
     snprintf(id + 2 * i, 3, "%02x", raw[i]);
   return 0;
+}
+
+/* Where a new container goes: a cluster, a network of it, published ports. */
+struct placement {
+  char cluster[STORE_NAME_MAX];
+  char network[STORE_NAME_MAX];
+  struct store_port ports[SPEC_PUBLISH_MAX];
+  size_t nports;
+};
+
+/* The spec was validated: this only copies, and asks the host whether ports are free. */
+static int placement_parse(json_t *spec, struct placement *pl, struct nc_err *err)
+{
+  memset(pl, 0, sizeof *pl);
+  const char *cluster = json_string_value(json_object_get(spec, "cluster"));
+  const char *network = json_string_value(json_object_get(spec, "network"));
+  snprintf(pl->cluster, sizeof pl->cluster, "%s", cluster ? cluster : "");
+  snprintf(pl->network, sizeof pl->network, "%s", network ? network : "");
+  json_t *publish = json_object_get(spec, "publish");
+  for (size_t i = 0; i < json_array_size(publish) && i < SPEC_PUBLISH_MAX; i++) {
+    if (net_port_parse(json_string_value(json_array_get(publish, i)), &pl->ports[i], err) < 0 ||
+        net_port_check_host(&pl->ports[i], err) < 0)
+      return -1;
+    pl->nports++;
+  }
+  return 0;
+}
+
+/* The container's row, its cluster checked, its address and ports: one transaction. */
+static int insert_placed(struct container_service *svc, const struct store_container *c,
+                         const struct placement *pl, struct store_network *net,
+                         struct nc_err *err)
+{
+  struct store_tx *tx;
+  struct store_cluster cl;
+  uint32_t addr;
+  if (store_begin(svc->store, STORE_TX_WRITE, &tx, err) < 0)
+    return -1;
+  int r = 0;
+  if (pl->cluster[0])
+    r = store_cluster_get(tx, c->namespace_, pl->cluster, &cl, err);
+  if (r == 0)
+    r = store_container_insert(tx, c, err);
+  if (r == 0 && pl->network[0])
+    r = net_container_reserve(tx, c->namespace_, pl->cluster, pl->network, c->id, pl->ports,
+                              pl->nports, net, &addr, err);
+  if (r < 0) {
+    store_rollback(tx);
+    return -1;
+  }
+  return store_commit(tx, err);
 }
 
 int container_create(struct container_service *svc, const char *ns, json_t *body, json_t **out,
@@ -173,26 +255,31 @@ int container_create(struct container_service *svc, const char *ns, json_t *body
   snprintf(c.state, sizeof c.state, "created");
   c.created_at = nc_time_now();
   c.spec = json_dumps(spec, JSON_COMPACT);
+  struct placement pl;
+  r = c.spec ? placement_parse(spec, &pl, err)
+             : nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   json_decref(spec);
   json_decref(img);
 
+  snprintf(c.cluster, sizeof c.cluster, "%s", r == 0 ? pl.cluster : "");
   char dir[PATH_MAX];
   container_path(svc, c.id, NULL, dir, sizeof dir);
-  r = c.spec ? 0 : nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   if (r == 0 && mkdir(dir, 0700) < 0)
     r = nc_err_sys(err, errno, "cannot create '%s'", dir);
-  struct store_tx *tx;
-  if (r == 0 && store_begin(svc->store, STORE_TX_WRITE, &tx, err) == 0) {
-    r = store_container_insert(tx, &c, err);
-    if (r < 0)
-      store_rollback(tx);
-    else
-      r = store_commit(tx, err);
+  struct store_network net = { 0 };
+  if (r == 0) {
+    /* Under the network service's lock: a network being removed cannot get this
+     * container's address between its check and its removal. */
+    pthread_mutex_lock(&svc->net->mu);
+    r = insert_placed(svc, &c, &pl, &net, err);
+    pthread_mutex_unlock(&svc->net->mu);
     if (r < 0)
       rmdir(dir); /* nothing half-made stays */
-  } else if (r == 0) {
-    rmdir(dir);
-    r = -1;
+  }
+  if (r == 0 && pl.network[0]) {
+    struct nc_err dns = NC_ERR_INIT;
+    if (net_refresh(svc->net, net.id, pl.nports > 0, &dns) < 0)
+      nc_log(NC_LOG_WARN, "container %s: %s", c.name, dns.msg);
   }
   if (r == 0 && out)
     *out = to_json(&c);
@@ -222,11 +309,22 @@ int container_remove(struct container_service *svc, const char *ns, const char *
   if (r == 0) {
     /* The runtime may still know it (a start that failed half-way). */
     container_runtime_forget(svc, c.id);
-    r = image_remove_tree(dir, err);
+    r = net_container_detach(svc->net, c.id, err);
   }
+  if (r == 0)
+    r = image_remove_tree(dir, err);
+  /* Its address and ports go with the row; its network's DNS and the port rules
+   * are rewritten after. */
+  struct store_attachment att = { 0 };
+  struct store_port_list ports = { 0 };
   struct store_tx *tx;
   if (r == 0 && store_begin(svc->store, STORE_TX_WRITE, &tx, err) == 0) {
-    r = store_container_delete(tx, c.id, err);
+    struct nc_err none = NC_ERR_INIT;
+    if (store_attachment_get(tx, c.id, &att, &none) < 0)
+      att.network_id[0] = '\0';
+    r = store_port_list(tx, c.id, &ports, err);
+    if (r == 0)
+      r = store_container_delete(tx, c.id, err);
     if (r < 0)
       store_rollback(tx);
     else
@@ -234,6 +332,12 @@ int container_remove(struct container_service *svc, const char *ns, const char *
   } else if (r == 0) {
     r = -1;
   }
+  if (r == 0 && att.network_id[0]) {
+    struct nc_err later = NC_ERR_INIT;
+    if (net_refresh(svc->net, att.network_id, ports.len > 0, &later) < 0)
+      nc_log(NC_LOG_WARN, "container %s removed: %s", c.name, later.msg);
+  }
+  store_port_list_free(&ports);
   store_container_free(&c);
   return r;
 }

@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "image/service.h"
+#include "net/service.h"
 #include "runtime/probe.h"
 #include "store/store.h"
 
@@ -25,6 +26,7 @@
 struct container_service {
   struct store *store;
   struct image_service *images;
+  struct net_service *net;     /* addresses, namespaces and veths of containers on networks */
   struct runtime_info rt;
   char dir[PATH_MAX];          /* STATE_DIR/containers */
   char runtime_root[PATH_MAX]; /* RUN_DIR/runtime */
@@ -42,7 +44,8 @@ struct container_service {
 
 /* Probes the runtime, re-adopts running containers, starts the watcher. */
 int container_service_init(struct container_service *svc, struct store *store,
-                           struct image_service *images, const char *state_dir,
+                           struct image_service *images, struct net_service *net,
+                           const char *state_dir,
                            const char *run_dir, const char *runtime, const char *shim,
                            struct nc_err *err);
 /* Stops watching. Containers keep running: their shims do not need nanocld. */

@@ -80,27 +80,34 @@ void container_runtime_forget(struct container_service *svc, const char *id)
   container_runtime(svc, args, &ignored);
 }
 
-/* hostname, hosts and resolv.conf of the container: files nanocld owns. */
-static int write_etc_files(struct container_service *svc, const char *id, const char *hostname,
+/* hostname, hosts and resolv.conf of the container: files nanocld owns. On a network,
+ * its name resolves to its address and names go to the network's DNS server (on the
+ * gateway); without one it has only lo and resolves nothing. */
+static int write_etc_files(struct container_service *svc, const struct store_container *c,
+                           const char *hostname, const struct net_container *net,
                            struct nc_err *err)
 {
   char path[PATH_MAX], text[1024];
-  container_path(svc, id, "hostname", path, sizeof path);
+  container_path(svc, c->id, "hostname", path, sizeof path);
   int n = snprintf(text, sizeof text, "%s\n", hostname);
   if (nc_write_file_atomic(path, text, (size_t)n, 0644, err) < 0)
     return -1;
-  container_path(svc, id, "hosts", path, sizeof path);
+  container_path(svc, c->id, "hosts", path, sizeof path);
+  bool same = !strcmp(hostname, c->name);
   n = snprintf(text, sizeof text,
                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-               "127.0.1.1\t%s\n",
-               hostname);
+               "%s\t%s%s%s\n",
+               net->attached ? net->ip : "127.0.1.1", hostname, same ? "" : " ",
+               same ? "" : c->name);
   if (nc_write_file_atomic(path, text, (size_t)n, 0644, err) < 0)
     return -1;
-  /* Without a network of its own the container resolves nothing; the networks
-   * issue points this at the network's DNS server. */
-  container_path(svc, id, "resolv.conf", path, sizeof path);
-  static const char resolv[] = "# nanocl: no network attached\n";
-  return nc_write_file_atomic(path, resolv, sizeof resolv - 1, 0644, err);
+  container_path(svc, c->id, "resolv.conf", path, sizeof path);
+  if (net->attached)
+    n = snprintf(text, sizeof text, "# nanocl: the DNS server of network %s\nnameserver %s\n",
+                 net->network, net->gateway);
+  else
+    n = snprintf(text, sizeof text, "# nanocl: no network attached\n");
+  return nc_write_file_atomic(path, text, (size_t)n, 0644, err);
 }
 
 /* Mounts the image's layers (topmost first) under rootfs/. */
@@ -170,7 +177,12 @@ static int write_bundle(struct container_service *svc, const struct store_contai
     .swap_accounting = svc->rt.swap_accounting,
   };
   json_t *config = NULL;
-  int r = write_etc_files(svc, c->id, hostname, err);
+  struct net_container net;
+  int r = net_container_attach(svc->net, c->id, &net, err);
+  if (r == 0 && net.attached)
+    host.netns_path = net.netns_path;
+  if (r == 0)
+    r = write_etc_files(svc, c, hostname, &net, err);
   if (r == 0)
     r = runtime_spec_build(img, spec, &host, &config, err);
   char *text = r == 0 ? json_dumps(config, JSON_INDENT(2)) : NULL;

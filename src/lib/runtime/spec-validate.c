@@ -13,6 +13,8 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/parse.h"
+#include "model/name.h"
+#include "net/service.h"
 #include "runtime/spec.h"
 
 /* ---- capabilities ---- */
@@ -181,7 +183,8 @@ int runtime_bind_parse(const char *bind, const char *field, char *src, char *dst
 static const char *const spec_fields[] = {
   "cmd",    "entrypoint", "env",       "workdir",  "user",    "hostname",    "domainname",
   "binds",  "memory",     "cpus",      "pids_limit", "read_only", "cap_add", "cap_drop",
-  "labels", "stop_signal", "stop_timeout", "name",  "image",   NULL,
+  "labels", "stop_signal", "stop_timeout", "name",  "image",   "cluster",  "network",
+  "publish", NULL,
 };
 
 /* A JSON string without an embedded NUL. */
@@ -417,6 +420,44 @@ static int check_labels(const json_t *spec, struct nc_err *err)
   return 0;
 }
 
+/* cluster, network (needs a cluster) and publish (needs a network: ports are DNATed
+ * to the container's address on it). */
+static int check_network(const json_t *spec, struct nc_err *err)
+{
+  const json_t *cluster = json_object_get(spec, "cluster");
+  const json_t *network = json_object_get(spec, "network");
+  const json_t *publish = json_object_get(spec, "publish");
+  if (cluster && (check_string(cluster, "cluster", err) < 0 ||
+                  nc_name_check("cluster", json_string_value(cluster), err) < 0))
+    return -1;
+  if (network && (check_string(network, "network", err) < 0 ||
+                  nc_name_check("network", json_string_value(network), err) < 0))
+    return -1;
+  if (network && !cluster)
+    return nc_err_set(err, NC_ERR_INVALID, "network: a network belongs to a cluster; give the "
+                                           "cluster too (--cluster)");
+  if (!publish || json_is_null(publish))
+    return 0;
+  if (!json_is_array(publish) || json_array_size(publish) > SPEC_PUBLISH_MAX)
+    return nc_err_set(err, NC_ERR_INVALID, "publish: must be an array of at most %d strings",
+                      SPEC_PUBLISH_MAX);
+  if (json_array_size(publish) && !network)
+    return nc_err_set(err, NC_ERR_INVALID, "publish: ports are published from a network; give "
+                                           "--cluster and --network too");
+  struct store_port ports[SPEC_PUBLISH_MAX];
+  for (size_t i = 0; i < json_array_size(publish); i++) {
+    const json_t *v = json_array_get(publish, i);
+    if (check_string(v, "publish", err) < 0 || net_port_parse(json_string_value(v), &ports[i], err) < 0)
+      return -1;
+    for (size_t j = 0; j < i; j++)
+      if (ports[j].host_port == ports[i].host_port && !strcmp(ports[j].proto, ports[i].proto) &&
+          (ports[j].host_ip == ports[i].host_ip || !ports[j].host_ip || !ports[i].host_ip))
+        return nc_err_set(err, NC_ERR_INVALID, "publish: host port %u/%s is given twice",
+                          ports[i].host_port, ports[i].proto);
+  }
+  return 0;
+}
+
 int runtime_spec_validate(const json_t *spec, struct nc_err *err)
 {
   if (!spec || json_is_null(spec))
@@ -428,7 +469,7 @@ int runtime_spec_validate(const json_t *spec, struct nc_err *err)
       check_host_name(spec, "hostname", err) < 0 || check_host_name(spec, "domainname", err) < 0 ||
       check_binds(spec, err) < 0 || check_resources(spec, err) < 0 ||
       check_caps(spec, "cap_add", err) < 0 || check_caps(spec, "cap_drop", err) < 0 ||
-      check_labels(spec, err) < 0)
+      check_labels(spec, err) < 0 || check_network(spec, err) < 0)
     return -1;
   return 0;
 }

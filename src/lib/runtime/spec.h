@@ -35,6 +35,7 @@ struct spec_host {
 #define SPEC_ARGS_BYTES_MAX (1024 * 1024) /* entrypoint + cmd + env, NULs included */
 #define SPEC_CPU_PERIOD 100000            /* µs */
 #define SPEC_NOFILE_MAX 1048576
+#define SPEC_PUBLISH_MAX 64
 #define SPEC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* image_config: the image's config JSON (OCI image config, {"config": {"Env", "Cmd",
@@ -45,7 +46,10 @@ struct spec_host {
  *    "user": "name|uid[:gid|group]", "hostname": "h", "domainname": "d",
  *    "binds": ["/host:/ctr[:ro|:rw]"], "memory": <bytes>, "cpus": <float>,
  *    "pids_limit": <int>, "read_only": bool, "cap_add": [..], "cap_drop": [..],
- *    "labels": {..}, "stop_signal": "SIGTERM", "stop_timeout": <s>}
+ *    "labels": {..}, "stop_signal": "SIGTERM", "stop_timeout": <s>,
+ *    "cluster": "c", "network": "n" (needs cluster), "publish": ["[IP:]HP:CP[/tcp|udp]"]
+ *    (needs network)} — the last three are the network service's: the config only
+ *   joins the namespace at host->netns_path.
  * Validates `spec` first, then builds the OCI runtime config into *out (a new reference).
  * Docker's rules: args = entrypoint + cmd, where a spec entrypoint replaces the image's
  * ([] or [""] clears it), a spec cmd replaces the image's Cmd, and a non-empty spec

@@ -220,13 +220,15 @@ static bool find_shim(const char *given, char *out, size_t size)
 }
 
 int container_service_init(struct container_service *svc, struct store *store,
-                           struct image_service *images, const char *state_dir,
+                           struct image_service *images, struct net_service *net,
+                           const char *state_dir,
                            const char *run_dir, const char *runtime, const char *shim,
                            struct nc_err *err)
 {
   memset(svc, 0, sizeof *svc);
   svc->store = store;
   svc->images = images;
+  svc->net = net;
   svc->epfd = svc->wake_fd = -1;
   if (runtime_probe(runtime, &svc->rt, err) < 0)
     return -1;

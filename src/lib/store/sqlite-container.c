@@ -7,7 +7,7 @@
 
 #define CONTAINER_COLUMNS                                                                          \
   "id, name, namespace, image, image_id, state, pid, shim_pid, exit_code, exit_signal, "         \
-  "oom_killed, error, created_at, started_at, finished_at, spec"
+  "oom_killed, error, created_at, started_at, finished_at, spec, cluster"
 
 static void text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
@@ -35,6 +35,7 @@ static int row(sqlite3_stmt *st, struct store_container *c)
   c->finished_at = sqlite3_column_int64(st, 14);
   const unsigned char *spec = sqlite3_column_text(st, 15);
   c->spec = strdup(spec ? (const char *)spec : "{}");
+  text(c->cluster, sizeof c->cluster, st, 16);
   return c->spec ? 0 : -1;
 }
 
@@ -44,7 +45,7 @@ int sq_container_insert(struct store_tx *tx, const struct store_container *c,
   struct sq_store *s = sq_from_tx(tx);
   sqlite3_stmt *st = sq_stmt(s, SQ_CONTAINER_INSERT,
                              "INSERT INTO containers (" CONTAINER_COLUMNS ") VALUES "
-                             "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+                             "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
                              err);
   if (!st)
     return -1;
@@ -64,6 +65,7 @@ int sq_container_insert(struct store_tx *tx, const struct store_container *c,
   sqlite3_bind_int64(st, 14, c->started_at);
   sqlite3_bind_int64(st, 15, c->finished_at);
   sqlite3_bind_text(st, 16, c->spec ? c->spec : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 17, c->cluster, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc == SQLITE_DONE)
@@ -72,8 +74,9 @@ int sq_container_insert(struct store_tx *tx, const struct store_container *c,
   snprintf(msg, sizeof msg, "a container named '%s' already exists in namespace '%s'", c->name,
            c->namespace_);
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-    return nc_err_set(err, NC_ERR_NOT_FOUND, "namespace '%s' or image %s does not exist",
-                      c->namespace_, c->image_id);
+    return nc_err_set(err, NC_ERR_NOT_FOUND,
+                      "namespace '%s', cluster '%s' or image %s does not exist", c->namespace_,
+                      c->cluster, c->image_id);
   return sq_fail(s, rc, err, "storing a container", msg);
 }
 

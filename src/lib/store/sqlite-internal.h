@@ -31,6 +31,27 @@ enum sq_stmt_id {
   SQ_CONTAINER_UPDATE,
   SQ_CONTAINER_DELETE,
   SQ_CONTAINER_COUNT_IMAGE,
+  SQ_CLUSTER_INSERT,
+  SQ_CLUSTER_GET,
+  SQ_CLUSTER_LIST,
+  SQ_CLUSTER_LIST_ALL,
+  SQ_CLUSTER_DELETE,
+  SQ_VARIABLE_PUT,
+  SQ_VARIABLE_LIST,
+  SQ_VARIABLE_DELETE,
+  SQ_NETWORK_INSERT,
+  SQ_NETWORK_SUBNETS,
+  SQ_NETWORK_GET,
+  SQ_NETWORK_GET_ID,
+  SQ_NETWORK_LIST,
+  SQ_NETWORK_DELETE,
+  SQ_ATTACH_ADDRS,
+  SQ_ATTACH_INSERT,
+  SQ_ATTACH_LIST,
+  SQ_ATTACH_GET,
+  SQ_PORT_CLASH,
+  SQ_PORT_INSERT,
+  SQ_PORT_LIST,
   SQ_STMT_MAX,
 };
 
@@ -62,6 +83,13 @@ int sq_fail(struct sq_store *s, int rc, struct nc_err *err, const char *what,
  * "delete one row by key" that every resource has. */
 int sq_exec_key(struct sq_store *s, enum sq_stmt_id id, const char *sql, const char *key,
                 const char *what, const char *conflict_msg, struct nc_err *err);
+
+/* Makes room for one more item in a growing array (*items of *cap elements of `size`
+ * bytes, `len` used): 0, or -1 when out of memory (*items unchanged). */
+int sq_grow(void **items, size_t *cap, size_t len, size_t size);
+
+/* Copies text column `col` into dst ("" for NULL). */
+void sq_text(char *dst, size_t size, sqlite3_stmt *st, int col);
 
 extern const struct store_ops sq_ops;
 
@@ -98,3 +126,36 @@ int sq_container_update(struct store_tx *tx, const struct store_container *c,
 int sq_container_delete(struct store_tx *tx, const char *id, struct nc_err *err);
 int sq_container_count_image(struct store_tx *tx, const char *image_id, int *count,
                              struct nc_err *err);
+
+/* sqlite-cluster.c */
+int sq_cluster_insert(struct store_tx *tx, const struct store_cluster *c, struct nc_err *err);
+int sq_cluster_get(struct store_tx *tx, const char *ns, const char *name,
+                   struct store_cluster *out, struct nc_err *err);
+int sq_cluster_list(struct store_tx *tx, const char *ns, struct store_cluster_list *out,
+                    struct nc_err *err);
+int sq_cluster_delete(struct store_tx *tx, const char *ns, const char *name, struct nc_err *err);
+int sq_variable_put(struct store_tx *tx, const char *ns, const char *cluster,
+                    const struct store_variable *v, struct nc_err *err);
+int sq_variable_list(struct store_tx *tx, const char *ns, const char *cluster,
+                     struct store_variable_list *out, struct nc_err *err);
+int sq_variable_delete(struct store_tx *tx, const char *ns, const char *cluster,
+                       const char *name, struct nc_err *err);
+
+/* sqlite-network.c */
+int sq_network_insert(struct store_tx *tx, const struct store_network *n, struct nc_err *err);
+int sq_network_get(struct store_tx *tx, const char *ns, const char *cluster, const char *name,
+                   struct store_network *out, struct nc_err *err);
+int sq_network_get_id(struct store_tx *tx, const char *id, struct store_network *out,
+                      struct nc_err *err);
+int sq_network_list(struct store_tx *tx, const char *ns, const char *cluster,
+                    struct store_network_list *out, struct nc_err *err);
+int sq_network_delete(struct store_tx *tx, const char *id, struct nc_err *err);
+int sq_attachment_add(struct store_tx *tx, const struct store_network *n,
+                      const char *container_id, uint32_t *addr, struct nc_err *err);
+int sq_attachment_list(struct store_tx *tx, const char *network_id,
+                       struct store_attachment_list *out, struct nc_err *err);
+int sq_attachment_get(struct store_tx *tx, const char *container_id,
+                      struct store_attachment *out, struct nc_err *err);
+int sq_port_insert(struct store_tx *tx, const struct store_port *p, struct nc_err *err);
+int sq_port_list(struct store_tx *tx, const char *container_id, struct store_port_list *out,
+                 struct nc_err *err);

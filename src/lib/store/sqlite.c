@@ -59,6 +59,46 @@ static const char *const migrations[] = {
   "  UNIQUE (namespace, name)"
   ") STRICT;"
   "CREATE INDEX containers_image ON containers(image_id);",
+
+  /* 4: clusters with their variables and networks; containers join a cluster and get
+   * an address on one of its networks, and may publish ports. A cluster with
+   * networks or containers cannot go (RESTRICT): nanocld removes those first, as they
+   * have kernel objects behind them. Addresses and ports go with their container. */
+  "CREATE TABLE clusters ("
+  "  namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE RESTRICT,"
+  "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 63),"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (namespace, name)"
+  ") STRICT;"
+  "CREATE TABLE cluster_variables ("
+  "  namespace TEXT NOT NULL, cluster TEXT NOT NULL,"
+  "  name TEXT NOT NULL, value TEXT NOT NULL, created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (namespace, cluster, name),"
+  "  FOREIGN KEY (namespace, cluster) REFERENCES clusters(namespace, name) ON DELETE CASCADE"
+  ") STRICT;"
+  "CREATE TABLE networks ("
+  "  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 64),"
+  "  namespace TEXT NOT NULL, cluster TEXT NOT NULL, name TEXT NOT NULL,"
+  "  bridge TEXT NOT NULL UNIQUE,"
+  "  subnet INTEGER NOT NULL, prefix INTEGER NOT NULL, gateway INTEGER NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  UNIQUE (namespace, cluster, name),"
+  "  FOREIGN KEY (namespace, cluster) REFERENCES clusters(namespace, name) ON DELETE RESTRICT"
+  ") STRICT;"
+  "ALTER TABLE containers ADD COLUMN cluster TEXT NOT NULL DEFAULT '';"
+  "CREATE INDEX containers_cluster ON containers(namespace, cluster);"
+  "CREATE TABLE network_addrs ("
+  "  network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE RESTRICT,"
+  "  addr INTEGER NOT NULL,"
+  "  container_id TEXT NOT NULL UNIQUE REFERENCES containers(id) ON DELETE CASCADE,"
+  "  PRIMARY KEY (network_id, addr)"
+  ") STRICT;"
+  "CREATE TABLE published_ports ("
+  "  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
+  "  host_ip INTEGER NOT NULL, host_port INTEGER NOT NULL, proto TEXT NOT NULL,"
+  "  port INTEGER NOT NULL,"
+  "  UNIQUE (host_ip, host_port, proto)"
+  ") STRICT;",
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
@@ -100,6 +140,25 @@ int sq_exec_key(struct sq_store *s, enum sq_stmt_id id, const char *sql, const c
   if (rc != SQLITE_DONE)
     return sq_fail(s, rc, err, what, conflict_msg);
   return sqlite3_changes(s->db);
+}
+
+int sq_grow(void **items, size_t *cap, size_t len, size_t size)
+{
+  if (len < *cap)
+    return 0;
+  size_t n = *cap ? *cap * 2 : 16;
+  void *p = realloc(*items, n * size);
+  if (!p)
+    return -1;
+  *items = p;
+  *cap = n;
+  return 0;
+}
+
+void sq_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+  const unsigned char *v = sqlite3_column_text(st, col);
+  snprintf(dst, size, "%s", v ? (const char *)v : "");
 }
 
 static int exec(struct sq_store *s, const char *sql, struct nc_err *err)
@@ -279,4 +338,21 @@ const struct store_ops sq_ops = {
   .container_update = sq_container_update,
   .container_delete = sq_container_delete,
   .container_count_image = sq_container_count_image,
+  .cluster_insert = sq_cluster_insert,
+  .cluster_get = sq_cluster_get,
+  .cluster_list = sq_cluster_list,
+  .cluster_delete = sq_cluster_delete,
+  .variable_put = sq_variable_put,
+  .variable_list = sq_variable_list,
+  .variable_delete = sq_variable_delete,
+  .network_insert = sq_network_insert,
+  .network_get = sq_network_get,
+  .network_get_id = sq_network_get_id,
+  .network_list = sq_network_list,
+  .network_delete = sq_network_delete,
+  .attachment_add = sq_attachment_add,
+  .attachment_list = sq_attachment_list,
+  .attachment_get = sq_attachment_get,
+  .port_insert = sq_port_insert,
+  .port_list = sq_port_list,
 };

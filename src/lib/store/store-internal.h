@@ -40,6 +40,38 @@ struct store_ops {
   int (*container_delete)(struct store_tx *tx, const char *id, struct nc_err *err);
   int (*container_count_image)(struct store_tx *tx, const char *image_id, int *count,
                                struct nc_err *err);
+
+  int (*cluster_insert)(struct store_tx *tx, const struct store_cluster *c, struct nc_err *err);
+  int (*cluster_get)(struct store_tx *tx, const char *ns, const char *name,
+                     struct store_cluster *out, struct nc_err *err);
+  int (*cluster_list)(struct store_tx *tx, const char *ns, struct store_cluster_list *out,
+                      struct nc_err *err);
+  int (*cluster_delete)(struct store_tx *tx, const char *ns, const char *name,
+                        struct nc_err *err);
+  int (*variable_put)(struct store_tx *tx, const char *ns, const char *cluster,
+                      const struct store_variable *v, struct nc_err *err);
+  int (*variable_list)(struct store_tx *tx, const char *ns, const char *cluster,
+                       struct store_variable_list *out, struct nc_err *err);
+  int (*variable_delete)(struct store_tx *tx, const char *ns, const char *cluster,
+                         const char *name, struct nc_err *err);
+
+  int (*network_insert)(struct store_tx *tx, const struct store_network *n, struct nc_err *err);
+  int (*network_get)(struct store_tx *tx, const char *ns, const char *cluster,
+                     const char *name, struct store_network *out, struct nc_err *err);
+  int (*network_get_id)(struct store_tx *tx, const char *id, struct store_network *out,
+                        struct nc_err *err);
+  int (*network_list)(struct store_tx *tx, const char *ns, const char *cluster,
+                      struct store_network_list *out, struct nc_err *err);
+  int (*network_delete)(struct store_tx *tx, const char *id, struct nc_err *err);
+  int (*attachment_add)(struct store_tx *tx, const struct store_network *n,
+                        const char *container_id, uint32_t *addr, struct nc_err *err);
+  int (*attachment_list)(struct store_tx *tx, const char *network_id,
+                         struct store_attachment_list *out, struct nc_err *err);
+  int (*attachment_get)(struct store_tx *tx, const char *container_id,
+                        struct store_attachment *out, struct nc_err *err);
+  int (*port_insert)(struct store_tx *tx, const struct store_port *p, struct nc_err *err);
+  int (*port_list)(struct store_tx *tx, const char *container_id, struct store_port_list *out,
+                   struct nc_err *err);
 };
 
 /* Backends embed these as their first member. */

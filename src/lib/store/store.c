@@ -195,3 +195,119 @@ void store_container_list_free(struct store_container_list *list)
   list->items = NULL;
   list->len = 0;
 }
+
+int store_cluster_insert(struct store_tx *tx, const struct store_cluster *c, struct nc_err *err)
+{
+  return tx->store->ops->cluster_insert(tx, c, err);
+}
+
+int store_cluster_get(struct store_tx *tx, const char *ns, const char *name,
+                      struct store_cluster *out, struct nc_err *err)
+{
+  return tx->store->ops->cluster_get(tx, ns, name, out, err);
+}
+
+int store_cluster_list(struct store_tx *tx, const char *ns, struct store_cluster_list *out,
+                       struct nc_err *err)
+{
+  return tx->store->ops->cluster_list(tx, ns, out, err);
+}
+
+int store_cluster_delete(struct store_tx *tx, const char *ns, const char *name,
+                         struct nc_err *err)
+{
+  return tx->store->ops->cluster_delete(tx, ns, name, err);
+}
+
+int store_variable_put(struct store_tx *tx, const char *ns, const char *cluster,
+                       const struct store_variable *v, struct nc_err *err)
+{
+  return tx->store->ops->variable_put(tx, ns, cluster, v, err);
+}
+
+int store_variable_list(struct store_tx *tx, const char *ns, const char *cluster,
+                        struct store_variable_list *out, struct nc_err *err)
+{
+  return tx->store->ops->variable_list(tx, ns, cluster, out, err);
+}
+
+int store_variable_delete(struct store_tx *tx, const char *ns, const char *cluster,
+                          const char *name, struct nc_err *err)
+{
+  return tx->store->ops->variable_delete(tx, ns, cluster, name, err);
+}
+
+int store_network_insert(struct store_tx *tx, const struct store_network *n,
+                         struct nc_err *err)
+{
+  return tx->store->ops->network_insert(tx, n, err);
+}
+
+int store_network_get(struct store_tx *tx, const char *ns, const char *cluster,
+                      const char *name, struct store_network *out, struct nc_err *err)
+{
+  return tx->store->ops->network_get(tx, ns, cluster, name, out, err);
+}
+
+int store_network_get_id(struct store_tx *tx, const char *id, struct store_network *out,
+                         struct nc_err *err)
+{
+  return tx->store->ops->network_get_id(tx, id, out, err);
+}
+
+int store_network_list(struct store_tx *tx, const char *ns, const char *cluster,
+                       struct store_network_list *out, struct nc_err *err)
+{
+  return tx->store->ops->network_list(tx, ns, cluster, out, err);
+}
+
+int store_network_delete(struct store_tx *tx, const char *id, struct nc_err *err)
+{
+  return tx->store->ops->network_delete(tx, id, err);
+}
+
+int store_attachment_add(struct store_tx *tx, const struct store_network *n,
+                         const char *container_id, uint32_t *addr, struct nc_err *err)
+{
+  return tx->store->ops->attachment_add(tx, n, container_id, addr, err);
+}
+
+int store_attachment_list(struct store_tx *tx, const char *network_id,
+                          struct store_attachment_list *out, struct nc_err *err)
+{
+  return tx->store->ops->attachment_list(tx, network_id, out, err);
+}
+
+int store_attachment_get(struct store_tx *tx, const char *container_id,
+                         struct store_attachment *out, struct nc_err *err)
+{
+  return tx->store->ops->attachment_get(tx, container_id, out, err);
+}
+
+int store_port_insert(struct store_tx *tx, const struct store_port *p, struct nc_err *err)
+{
+  return tx->store->ops->port_insert(tx, p, err);
+}
+
+int store_port_list(struct store_tx *tx, const char *container_id, struct store_port_list *out,
+                    struct nc_err *err)
+{
+  return tx->store->ops->port_list(tx, container_id, out, err);
+}
+
+/* The lists are flat arrays of fixed-size items. */
+#define LIST_FREE(fn, type)                                                                        \
+  void fn(struct type *list)                                                                       \
+  {                                                                                                \
+    if (!list)                                                                                     \
+      return;                                                                                      \
+    free(list->items);                                                                             \
+    list->items = NULL;                                                                            \
+    list->len = 0;                                                                                 \
+  }
+
+LIST_FREE(store_cluster_list_free, store_cluster_list)
+LIST_FREE(store_variable_list_free, store_variable_list)
+LIST_FREE(store_network_list_free, store_network_list)
+LIST_FREE(store_attachment_list_free, store_attachment_list)
+LIST_FREE(store_port_list_free, store_port_list)

@@ -65,6 +65,7 @@ struct store_container {
   char id[65];                /* 64 hex */
   char name[STORE_NAME_MAX];
   char namespace_[STORE_NAME_MAX];
+  char cluster[STORE_NAME_MAX]; /* "" unless it joined a cluster of its namespace */
   char image[512];            /* the name it was created from */
   char image_id[72];
   char state[16];             /* created, running, exited, removing */
@@ -142,3 +143,129 @@ int store_container_count_image(struct store_tx *tx, const char *image_id, int *
                                 struct nc_err *err);
 void store_container_free(struct store_container *c);
 void store_container_list_free(struct store_container_list *list);
+
+/* Clusters: (namespace, name) is the key. A cluster owns its variables (removed with
+ * it), its networks (a cluster with networks cannot be removed: RESTRICT) and the
+ * containers that joined it (store_container.cluster). */
+struct store_cluster {
+  char namespace_[STORE_NAME_MAX];
+  char name[STORE_NAME_MAX];
+  int64_t created_at;
+};
+
+struct store_cluster_list {
+  struct store_cluster *items;
+  size_t len;
+};
+
+#define STORE_VAR_VALUE_MAX 4096
+
+struct store_variable {
+  char name[STORE_NAME_MAX];
+  char value[STORE_VAR_VALUE_MAX];
+  int64_t created_at;
+};
+
+struct store_variable_list {
+  struct store_variable *items;
+  size_t len;
+};
+
+int store_cluster_insert(struct store_tx *tx, const struct store_cluster *c, struct nc_err *err);
+int store_cluster_get(struct store_tx *tx, const char *ns, const char *name,
+                      struct store_cluster *out, struct nc_err *err);
+/* ns NULL = every namespace. */
+int store_cluster_list(struct store_tx *tx, const char *ns, struct store_cluster_list *out,
+                       struct nc_err *err);
+int store_cluster_delete(struct store_tx *tx, const char *ns, const char *name,
+                         struct nc_err *err);
+void store_cluster_list_free(struct store_cluster_list *list);
+
+/* Inserts, or replaces the value of, variable `v->name` of the cluster. */
+int store_variable_put(struct store_tx *tx, const char *ns, const char *cluster,
+                       const struct store_variable *v, struct nc_err *err);
+int store_variable_list(struct store_tx *tx, const char *ns, const char *cluster,
+                        struct store_variable_list *out, struct nc_err *err);
+int store_variable_delete(struct store_tx *tx, const char *ns, const char *cluster,
+                          const char *name, struct nc_err *err);
+void store_variable_list_free(struct store_variable_list *list);
+
+/* A network of a cluster: a bridge, a subnet, addresses given to containers.
+ * Addresses are IPv4 in host byte order. */
+struct store_network {
+  char id[65];
+  char namespace_[STORE_NAME_MAX];
+  char cluster[STORE_NAME_MAX];
+  char name[STORE_NAME_MAX];
+  char bridge[16];
+  uint32_t subnet;
+  int prefix;
+  uint32_t gateway;
+  int64_t created_at;
+};
+
+struct store_network_list {
+  struct store_network *items;
+  size_t len;
+};
+
+/* A container's place on a network, and a port it publishes. */
+struct store_attachment {
+  char container_id[65];
+  char container_name[STORE_NAME_MAX];
+  char network_id[65];
+  uint32_t addr;
+};
+
+struct store_attachment_list {
+  struct store_attachment *items;
+  size_t len;
+};
+
+struct store_port {
+  char container_id[65];
+  uint32_t host_ip; /* 0 = every address */
+  uint16_t host_port;
+  char proto[4];
+  uint16_t port;
+};
+
+struct store_port_list {
+  struct store_port *items;
+  size_t len;
+};
+
+/* A network whose subnet overlaps one already stored, or whose bridge name is taken:
+ * NC_ERR_CONFLICT naming the other network. */
+int store_network_insert(struct store_tx *tx, const struct store_network *n,
+                         struct nc_err *err);
+int store_network_get(struct store_tx *tx, const char *ns, const char *cluster,
+                      const char *name, struct store_network *out, struct nc_err *err);
+int store_network_get_id(struct store_tx *tx, const char *id, struct store_network *out,
+                         struct nc_err *err);
+/* ns NULL = every network; cluster NULL = every cluster of ns. */
+int store_network_list(struct store_tx *tx, const char *ns, const char *cluster,
+                       struct store_network_list *out, struct nc_err *err);
+/* Refused (NC_ERR_CONFLICT) while containers are attached. */
+int store_network_delete(struct store_tx *tx, const char *id, struct nc_err *err);
+void store_network_list_free(struct store_network_list *list);
+
+/* Gives container `container_id` the lowest free address of the network (gateway + 1 …
+ * broadcast - 1) in *addr; none left: NC_ERR_CONFLICT "network N has no address left". */
+int store_attachment_add(struct store_tx *tx, const struct store_network *n,
+                         const char *container_id, uint32_t *addr, struct nc_err *err);
+/* network_id NULL = every attachment. Ordered by address. */
+int store_attachment_list(struct store_tx *tx, const char *network_id,
+                          struct store_attachment_list *out, struct nc_err *err);
+/* The attachment of a container: NC_ERR_NOT_FOUND when it has none. */
+int store_attachment_get(struct store_tx *tx, const char *container_id,
+                         struct store_attachment *out, struct nc_err *err);
+void store_attachment_list_free(struct store_attachment_list *list);
+
+/* A host port already published (same protocol, same or any address): NC_ERR_CONFLICT
+ * naming the container holding it. Ports go with their container. */
+int store_port_insert(struct store_tx *tx, const struct store_port *p, struct nc_err *err);
+/* container_id NULL = every published port. */
+int store_port_list(struct store_tx *tx, const char *container_id, struct store_port_list *out,
+                    struct nc_err *err);
+void store_port_list_free(struct store_port_list *list);

@@ -1,0 +1,66 @@
+"""A nanocld in a network namespace of its own, made by the test: bridges, nftables
+rules, DNS servers and published ports of one test never meet another's, nor the host's.
+
+The namespace is `ip netns add`ed (so it outlives a kill -9 of nanocld and can be
+entered by name); nanocld runs under `nsenter --net` (its network only: it shares the
+test's mount namespace, so /proc/mounts shows its overlay mounts)."""
+
+import glob
+import os
+import signal
+import subprocess
+import uuid
+
+from conftest import Daemon
+from registry import insecure_args
+
+BUSYBOX = "/bin/busybox"
+
+
+class NetnsDaemon(Daemon):
+    def __init__(self, base, *registries, extra_args=(), **kw):
+        self.netns = f"nctest-{uuid.uuid4().hex[:10]}"
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        self.netns_path = f"/run/netns/{self.netns}"
+        self.sh("ip link set lo up")
+        extra = insecure_args(*registries) + list(extra_args)
+        # dnsmasq reads its hosts file as nobody: the run dir's parents (pytest makes
+        # them 0700) must let others through, as /run does.
+        p = os.path.abspath(base)
+        while p not in ("/", "/tmp"):
+            os.chmod(p, os.stat(p).st_mode | 0o111)
+            p = os.path.dirname(p)
+        super().__init__(base, extra_args=extra, **kw)
+
+    def argv_env(self):
+        argv, env = super().argv_env()
+        return ["nsenter", f"--net={self.netns_path}", "--"] + argv, env
+
+    def run(self, *argv, timeout=30, check=None):
+        """Runs argv in the daemon's network namespace (the test's view of "the host")."""
+        r = subprocess.run(["nsenter", f"--net={self.netns_path}", "--", *argv],
+                           capture_output=True, text=True, timeout=timeout)
+        if check is not None:
+            assert r.returncode == check, (argv, r.returncode, r.stdout, r.stderr)
+        return r
+
+    def sh(self, script, **kw):
+        if not hasattr(self, "netns_path"):
+            raise AssertionError("no netns yet")
+        return self.run("sh", "-c", script, **kw)
+
+    def links(self):
+        return self.run("ip", "-o", "link", "show", check=0).stdout
+
+    def nft(self):
+        return self.run("nft", "list", "ruleset", check=0).stdout
+
+    def teardown(self):
+        super().teardown()
+        # DNS servers outlive nanocld on purpose; the test's end is theirs.
+        for f in glob.glob(str(self.run_dir / "dns" / "*.pid")):
+            try:
+                os.kill(int(open(f).read().strip()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
