@@ -287,6 +287,10 @@ def test_cluster_rm_leaves_nothing(nd):
         run_on(nd, "gone", "a" if i % 2 else "b", f"g{i}", "sleep", "600")
     assert "nv" in nd.links()
     nd.cli("cluster", "rm", "gone", check=0)
+    # The veths go with their namespaces, which the kernel destroys in the background.
+    deadline = time.monotonic() + 5
+    while nd.links() != before_links and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert nd.links() == before_links
     assert nd.nft() == before_nft
     assert sorted(p.name for p in netns_dir.iterdir()) == before_ns
@@ -362,3 +366,64 @@ def test_kill9_restart_keeps_connectivity(tmp_path_factory, archive):
         for c in d.request("GET", "/v1/containers?all=true")[2]:
             d.cli("container", "rm", "-f", c["id"], check=None)
         d.teardown()
+
+
+def test_outbound_is_masqueraded_and_ports_reach_from_outside(nd, tmp_path):
+    """An 'outside' host: another namespace on a veth from the daemon's. A container reaches
+    it with the daemon's address as source (masquerade; the outside has no route back to
+    container subnets), and the outside reaches a published port."""
+    outside = f"{nd.netns}-out"
+    subprocess.run(["ip", "netns", "add", outside], check=True)
+    out_path = f"/run/netns/{outside}"
+    cgi = tmp_path / "www" / "cgi-bin"
+    cgi.mkdir(parents=True)
+    (cgi / "peer").write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+                              "echo \"$REMOTE_ADDR\"\n")
+    (cgi / "peer").chmod(0o755)
+    server = None
+    try:
+        nd.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "out0", "netns",
+               outside, check=0)
+        nd.sh("ip addr add 10.250.8.1/24 dev up0 && ip link set up0 up", check=0)
+        subprocess.run(["nsenter", f"--net={out_path}", "--", "sh", "-c",
+                        "ip link set lo up && ip addr add 10.250.8.2/24 dev out0 && "
+                        "ip link set out0 up"], check=True)
+        server = subprocess.Popen(["nsenter", f"--net={out_path}", "--", "busybox", "httpd",
+                                   "-f", "-p", "10.250.8.2:80", "-h", str(tmp_path / "www")])
+        cluster(nd, "nat", "front")
+        httpd(nd, "nat", "front", "natweb", publish=("18070:80",))
+        run_on(nd, "nat", "front", "natcli", "sleep", "600")
+        deadline = time.monotonic() + 5
+        while True:
+            r = wget(nd, "natcli", "http://10.250.8.2/cgi-bin/peer")
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert r.returncode == 0 and r.stdout.strip() == "10.250.8.1", (r.stdout, r.stderr)
+        r = subprocess.run(["nsenter", f"--net={out_path}", "--", *BUSYBOX_WGET,
+                            "http://10.250.8.1:18070/"], capture_output=True, text=True)
+        assert r.stdout.strip() == "natweb", (r.stdout, r.stderr)
+        rm_cluster(nd, "nat")
+    finally:
+        if server:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "netns", "del", outside], capture_output=True)
+        nd.run("ip", "link", "del", "up0")
+
+
+def test_cluster_start_and_network_of_another_cluster(nd):
+    cluster(nd, "st", "front")
+    cluster(nd, "st2", "other")
+    for i in range(3):
+        api(nd, "POST", "/v1/containers", {"name": f"st{i}", "image": IMAGE, "cluster": "st",
+                                           "network": "front", "cmd": ["sleep", "600"]}, 201)
+    r = nd.cli("cluster", "start", "st", check=0)
+    assert r.stdout.strip() == "st"
+    states = {c["name"]: c["state"] for c in api(nd, "GET", "/v1/containers?all=true", want=200)}
+    assert all(states[f"st{i}"] == "running" for i in range(3)), states
+    status, _, out = nd.request("POST", "/v1/containers", body={
+        "name": "x", "image": IMAGE, "cluster": "st", "network": "other"})
+    check_error(status, out, 404, "not_found", "other", "st")
+    rm_cluster(nd, "st")
+    rm_cluster(nd, "st2")
