@@ -60,6 +60,7 @@ bench: build
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/run
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/pull
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/containers
+	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/networks
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild

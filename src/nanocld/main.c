@@ -17,6 +17,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "cargo/cargo.h"
 #include "config.h"
 #include "image/service.h"
 #include "runtime/container.h"
@@ -92,7 +93,9 @@ static int run(const struct nanocld_options *o)
   struct image_service images;
   struct container_service containers;
   struct net_service net;
-  bool images_up = false, containers_up = false, net_up = false, pid_written = false;
+  struct cargo_service cargoes;
+  bool images_up = false, containers_up = false, net_up = false, cargoes_up = false,
+       pid_written = false;
   int status = 1;
 
   nc_log(NC_LOG_INFO, "nanocld %s (commit %s) starting: state dir %s, run dir %s, config dir %s",
@@ -132,6 +135,9 @@ static int run(const struct nanocld_options *o)
                              o->runtime, o->shim, &err) < 0)
     goto out;
   containers_up = true;
+  if (cargo_service_init(&cargoes, store, &containers, &err) < 0)
+    goto out;
+  cargoes_up = true;
 
   struct api_config cfg;
   api_config_defaults(&cfg);
@@ -139,6 +145,7 @@ static int run(const struct nanocld_options *o)
   cfg.images = &images;
   cfg.containers = &containers;
   cfg.net = &net;
+  cfg.cargoes = &cargoes;
   cfg.upload_dir = images.blobs.tmp;
   /* The pid file is there before the first answer: whoever sees /_ping answer
    * can read it (scripts/down, the tests). */
@@ -170,6 +177,8 @@ out:
   if (images_up)
     image_service_cancel(&images);
   api_server_stop(server);
+  if (cargoes_up)
+    cargo_service_destroy(&cargoes); /* before the containers: it uses them */
   if (containers_up)
     container_service_destroy(&containers); /* the containers go on running */
   if (images_up)

@@ -75,7 +75,7 @@ static void check_scripts(void)
   s = nft_script(T, two, 2, ports, 2);
   const char *any = "{ \"nc-aaaa\", \"nc-bbbb\" }";
   char want[200];
-  ok(s && count(s, any) == 5, "2 networks: the set of bridges in 4 rules (one twice)");
+  ok(s && count(s, any) == 6, "2 networks: the set of bridges in 5 rules (one twice)");
   snprintf(want, sizeof want, "iifname %s oifname %s drop\n", any, any);
   ok(s && strstr(s, want), "2 networks: drop between networks");
   ok(s && strstr(s, "iifname \"nc-bbbb\" oifname \"nc-bbbb\" accept\n"), "2 networks: inside 2nd");

@@ -147,7 +147,7 @@ int main(void)
   /* Migrations on a fresh store. */
   struct store *s = open_store();
   ok(s != NULL, "a fresh store opens");
-  is_int(store_schema_version(s), 4, "migrated to the latest schema");
+  is_int(store_schema_version(s), 5, "migrated to the latest schema");
   is_str(store_backend_name(s), "sqlite", "backend name");
   is_int(model_namespace_get(s, "global", &ns, &err), 0, "'global' exists on a fresh store");
   is_int(count_namespaces(s), 1, "and only it");

@@ -149,6 +149,17 @@ int api_network_create(struct api_req *req, struct api_resp *resp, struct nc_err
 int api_network_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_network_delete(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 
+/* cargoes.c */
+int api_cargo_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_create(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_inspect(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_delete(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_patch(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_scale(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_revert(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_history(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+
 /* namespaces.c */
 int api_namespace_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_namespace_create(struct api_req *req, struct api_resp *resp, struct nc_err *err);

@@ -31,12 +31,14 @@ struct api_listener {
 struct image_service;
 struct container_service;
 struct net_service;
+struct cargo_service;
 
 struct api_config {
   struct store *store;
   struct image_service *images;
   struct container_service *containers;
   struct net_service *net;
+  struct cargo_service *cargoes;
   size_t max_body;         /* bytes; larger bodies → 413 */
   uint64_t max_upload;     /* bytes of an upload (image import) */
   const char *upload_dir;  /* where uploads are spooled; NULL: uploads refused */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include "base/log.h"
 #include "base/parse.h"
@@ -145,8 +146,8 @@ int net_container_attach(struct net_service *svc, const char *container_id,
   /* The bridge may be gone (removed by hand): make it again rather than fail. When it
    * is there it was configured at its creation or at nanocld's start. */
   r = nl_link_index(svc->nl, n.bridge, err);
-  if (r == 0)
-    r = net_bridge_ensure(svc, &n, NULL, err);
+  if (r == 0 && (r = net_bridge_ensure(svc, &n, NULL, err)) == 0)
+    net_reattach_veths(svc, &n);
   r = r < 0 ? -1 : 0;
   if (r == 0)
     r = netns_attach(svc->nl, &at, err);
@@ -163,6 +164,39 @@ int net_container_attach(struct net_service *svc, const char *container_id,
   return 0;
 }
 
+static void *delete_veth(void *arg)
+{
+  struct nl *nl;
+  struct nc_err err = NC_ERR_INIT;
+  if (nl_open(&nl, -1, &err) == 0) {
+    nl_link_delete(nl, arg, &err);
+    nl_close(nl);
+  }
+  free(arg);
+  return NULL;
+}
+
+/* A bridge made again (by hand, or at start after it was deleted) has lost its ports:
+ * the veths of the containers already on it are put back. */
+void net_reattach_veths(struct net_service *svc, const struct store_network *n)
+{
+  struct store_tx *tx;
+  struct store_attachment_list atts = { 0 };
+  struct nc_err err = NC_ERR_INIT;
+  if (store_begin(svc->store, STORE_TX_READ, &tx, &err) < 0)
+    return;
+  if (store_attachment_list(tx, n->id, &atts, &err) < 0)
+    atts.len = 0;
+  store_commit(tx, &err);
+  for (size_t i = 0; i < atts.len; i++) {
+    char netns[PATH_MAX], veth[16];
+    names(svc, atts.items[i].container_id, netns, sizeof netns, veth);
+    if (nl_link_set_master(svc->nl, veth, n->bridge, &err) < 0)
+      nc_log(NC_LOG_WARN, "net: %s", err.msg);
+  }
+  store_attachment_list_free(&atts);
+}
+
 int net_container_detach(struct net_service *svc, const char *container_id, struct nc_err *err)
 {
   char netns[PATH_MAX], veth[16];
@@ -177,6 +211,17 @@ int net_container_detach(struct net_service *svc, const char *container_id, stru
   pthread_mutex_lock(&svc->mu);
   int r = netns_remove(netns, err);
   pthread_mutex_unlock(&svc->mu);
+  /* …and in case something still holds the namespace (an nsenter, an open fd), the
+   * veth is deleted too, off this thread: its old address must not answer ARP from the
+   * bridge when the address goes to the next container. */
+  char *name = r == 0 ? strdup(veth) : NULL;
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (name && pthread_create(&t, &attr, delete_veth, name) != 0)
+    free(name);
+  pthread_attr_destroy(&attr);
   if (r == 0 && had)
     nc_log(NC_LOG_DEBUG, "net: container %.12s: network torn down in %.3f ms", container_id,
            (double)(nc_time_mono_ns() - t0) / 1e6);

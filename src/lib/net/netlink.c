@@ -253,6 +253,26 @@ int nl_link_up_index(struct nl *nl, int index, const char *name, struct nc_err *
   return e ? nl_fail(nl, err, e, "set up interface", name) : 0;
 }
 
+int nl_link_set_master(struct nl *nl, const char *name, const char *master,
+                       struct nc_err *err)
+{
+  int index = nl_link_index(nl, name, err), mindex = nl_link_index(nl, master, err);
+  if (index < 0 || mindex < 0)
+    return -1;
+  if (index == 0 || mindex == 0)
+    return 0;
+  char buf[NL_SEND_SIZE];
+  struct ifinfomsg *ifi;
+  struct nlmsghdr *nlh = nl_msg(buf, RTM_NEWLINK, 0, (void **)&ifi, sizeof *ifi);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = index;
+  ifi->ifi_flags = IFF_UP;
+  ifi->ifi_change = IFF_UP;
+  mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)mindex);
+  int e = nl_request(nl, nlh, NULL, NULL);
+  return e ? nl_fail(nl, err, e, "attach to bridge", name) : 0;
+}
+
 int nl_link_up(struct nl *nl, const char *name, struct nc_err *err)
 {
   int index = nl_link_index(nl, name, err);

@@ -29,6 +29,9 @@ int nl_bridge_create(struct nl *nl, const char *name, struct nc_err *err);
 /* Deletes an interface (a bridge, or a veth with its peer); none of that name: 0. */
 int nl_link_delete(struct nl *nl, const char *name, struct nc_err *err);
 int nl_link_up(struct nl *nl, const char *name, struct nc_err *err);
+/* Puts interface `name` on bridge `master` and up; either missing: 0, nothing done. */
+int nl_link_set_master(struct nl *nl, const char *name, const char *master,
+                       struct nc_err *err);
 /* Adds addr/prefix to `ifname` (broadcast set); the same address already there: 0. */
 int nl_addr_add(struct nl *nl, const char *ifname, uint32_t addr, int prefix,
                 struct nc_err *err);

@@ -184,9 +184,47 @@ static void postrouting_chain(struct script *s, const struct nft_network *nets, 
   emit(s, "  }\n");
 }
 
+/* The anonymous set of every network's gateway, or "" when none has one. */
+static bool gateway_set(struct script *s, const struct nft_network *nets, size_t nnets)
+{
+  char a[16];
+  size_t n = 0;
+  for (size_t i = 0; i < nnets; i++)
+    n += nets[i].gateway != 0;
+  if (n == 0)
+    return false;
+  emit(s, "{ ");
+  for (size_t i = 0, k = 0; i < nnets; i++)
+    if (nets[i].gateway)
+      emit(s, "%s%s", k++ ? ", " : "", ip4(nets[i].gateway, a));
+  emit(s, " }");
+  return true;
+}
+
+static void guard_chain(struct script *s, const struct nft_network *nets, size_t nnets)
+{
+  char a[16];
+  emit(s, "  chain guard {\n    type filter hook prerouting priority raw; policy accept;\n");
+  if (nnets) {
+    emit(s, "    iifname ");
+    bridge_set(s, nets, nnets);
+    emit(s, " ip daddr 127.0.0.0/8 drop\n");
+  }
+  for (size_t i = 0; i < nnets; i++) {
+    if (!nets[i].gateway)
+      continue;
+    emit(s, "    iifname \"%s\" ip daddr != %s ip daddr ", nets[i].bridge,
+         ip4(nets[i].gateway, a));
+    gateway_set(s, nets, nnets);
+    emit(s, " drop\n");
+  }
+  emit(s, "  }\n");
+}
+
 /* prerouting and output hold the same DNAT rules. The name `dstnat` is valid only in
  * prerouting, so output says -100, the number it stands for. */
 static void dnat_chain(struct script *s, const char *hook, const char *prio,
+                       const struct nft_network *nets, size_t nnets,
                        const struct nft_port *ports, size_t nports)
 {
   char h[16], a[16];
@@ -195,8 +233,18 @@ static void dnat_chain(struct script *s, const char *hook, const char *prio,
     const struct nft_port *p = &ports[i];
     if (p->host_ip)
       emit(s, "    ip daddr %s", ip4(p->host_ip, h));
-    else
+    else {
+      /* Every local address but the gateways: a published port 53 must not take the
+       * networks' DNS servers. */
       emit(s, "    fib daddr type local");
+      bool any = false;
+      for (size_t k = 0; k < nnets; k++)
+        any |= nets[k].gateway != 0;
+      if (any) {
+        emit(s, " ip daddr != ");
+        gateway_set(s, nets, nnets);
+      }
+    }
     emit(s, " %s dport %u dnat ip to %s:%u\n", p->proto, (unsigned)p->host_port, ip4(p->addr, a),
          (unsigned)p->port);
   }
@@ -214,8 +262,9 @@ static char *build(const char *table, const struct nft_network *nets, size_t nne
   emit(&s, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table);
   forward_chain(&s, nets, nnets);
   postrouting_chain(&s, nets, nnets);
-  dnat_chain(&s, "prerouting", "dstnat", ports, nports);
-  dnat_chain(&s, "output", "-100", ports, nports);
+  guard_chain(&s, nets, nnets);
+  dnat_chain(&s, "prerouting", "dstnat", nets, nnets, ports, nports);
+  dnat_chain(&s, "output", "-100", nets, nnets, ports, nports);
   emit(&s, "}\n");
   if (s.oom) {
     nc_buf_free(&s.b);

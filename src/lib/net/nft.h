@@ -44,6 +44,7 @@ struct nft_network {
   char bridge[16];
   uint32_t subnet; /* network address */
   int prefix;
+  uint32_t gateway; /* the bridge's address (0: none) */
 };
 
 struct nft_port {

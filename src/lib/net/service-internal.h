@@ -10,3 +10,5 @@ int net_bridge_ensure(struct net_service *svc, const struct store_network *n, bo
 int net_rules_sync(struct net_service *svc, struct nc_err *err);
 /* Rewrites the DNS hosts file of `n` (starting its server when needed). */
 int net_dns_sync(struct net_service *svc, const struct store_network *n, struct nc_err *err);
+/* Puts the veths of n's containers back on its bridge (after the bridge was made again). */
+void net_reattach_veths(struct net_service *svc, const struct store_network *n);

@@ -104,6 +104,7 @@ int net_rules_sync(struct net_service *svc, struct nc_err *err)
     snprintf(nn[i].bridge, sizeof nn[i].bridge, "%s", nets.items[i].bridge);
     nn[i].subnet = nets.items[i].subnet;
     nn[i].prefix = nets.items[i].prefix;
+    nn[i].gateway = nets.items[i].gateway;
   }
   for (size_t i = 0; r == 0 && i < ports.len; i++) {
     const struct store_port *p = &ports.items[i];
@@ -146,9 +147,13 @@ int net_dns_sync(struct net_service *svc, const struct store_network *n, struct 
   struct nc_buf hosts;
   nc_buf_init(&hosts, 16u << 20);
   for (size_t i = 0; r == 0 && i < atts.len; i++) {
-    char ip[16], line[128];
+    char ip[16], line[200];
     ip4_format(atts.items[i].addr, ip);
-    int len = snprintf(line, sizeof line, "%s %s\n", ip, atts.items[i].container_name);
+    /* A cargo's name answers with every instance on this network (dnsmasq rotates
+     * the order of several addresses of one name: round robin). */
+    const char *cargo = atts.items[i].cargo;
+    int len = snprintf(line, sizeof line, "%s %s%s%s\n", ip, atts.items[i].container_name,
+                       cargo[0] ? " " : "", cargo);
     if (nc_buf_append(&hosts, line, (size_t)len) < 0)
       r = nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   }
@@ -184,8 +189,13 @@ int net_refresh(struct net_service *svc, const char *network_id, bool ports, str
     if (r == 0)
       r = net_dns_sync(svc, &n, err);
   }
-  if (r == 0 && ports)
-    r = net_rules_sync(svc, err);
+  /* The rules even when the DNS server failed: a stale DNAT would send a removed
+   * container's port to whoever gets its address next. */
+  if (ports) {
+    struct nc_err e = NC_ERR_INIT;
+    if (net_rules_sync(svc, r == 0 ? err : &e) < 0)
+      r = -1;
+  }
   pthread_mutex_unlock(&svc->mu);
   return r;
 }
@@ -225,17 +235,34 @@ int net_service_init(struct net_service *svc, struct store *store, const char *r
     r = store_network_list(tx, NULL, NULL, &nets, err);
     store_commit(tx, &(struct nc_err)NC_ERR_INIT);
   }
+  /* One broken network (its DNS server cannot start, say) must not keep nanocld, and
+   * so every other network, image and container, from coming up: it is logged, and
+   * the network stays as it is until it is fixed or removed. */
+  size_t broken = 0;
   for (size_t i = 0; r == 0 && i < nets.len; i++) {
     bool created = false;
-    r = net_bridge_ensure(svc, &nets.items[i], &created, err);
-    if (r == 0 && created)
+    struct nc_err e = NC_ERR_INIT;
+    int k = net_bridge_ensure(svc, &nets.items[i], &created, &e);
+    if (k == 0 && created) {
       nc_log(NC_LOG_INFO, "net: made bridge %s of network '%s' again", nets.items[i].bridge,
              nets.items[i].name);
-    if (r == 0)
-      r = net_dns_sync(svc, &nets.items[i], err);
+      net_reattach_veths(svc, &nets.items[i]);
+    }
+    if (k == 0)
+      k = net_dns_sync(svc, &nets.items[i], &e);
+    if (k < 0) {
+      broken++;
+      nc_log(NC_LOG_ERROR, "net: network '%s' of cluster '%s': %s", nets.items[i].name,
+             nets.items[i].cluster, e.msg);
+    }
   }
-  if (r == 0)
-    r = net_rules_sync(svc, err);
+  if (r == 0) {
+    struct nc_err e = NC_ERR_INIT;
+    if (net_rules_sync(svc, &e) < 0)
+      nc_log(NC_LOG_ERROR, "net: nftables: %s (networks are not isolated nor NATed)", e.msg);
+  }
+  if (r == 0 && broken)
+    nc_log(NC_LOG_WARN, "net: %zu of %zu networks are not fully working", broken, nets.len);
   if (r == 0 && nets.len)
     nc_log(NC_LOG_INFO, "net: %zu network%s ready, nftables table inet %s", nets.len,
            nets.len == 1 ? "" : "s", svc->table);

@@ -221,6 +221,13 @@ static int insert_placed(struct container_service *svc, const struct store_conta
 int container_create(struct container_service *svc, const char *ns, json_t *body, json_t **out,
                      struct nc_err *err)
 {
+  return container_create_owned(svc, ns, body, NULL, out, err);
+}
+
+int container_create_owned(struct container_service *svc, const char *ns, json_t *body,
+                           const struct container_owner *owner, json_t **out,
+                           struct nc_err *err)
+{
   const char *name = NULL, *image = NULL;
   if (nc_json_get_string(body, "name", false, &name, err) < 0 ||
       nc_json_get_string(body, "image", true, &image, err) < 0)
@@ -262,6 +269,11 @@ int container_create(struct container_service *svc, const char *ns, json_t *body
   json_decref(img);
 
   snprintf(c.cluster, sizeof c.cluster, "%s", r == 0 ? pl.cluster : "");
+  if (owner) {
+    snprintf(c.cargo, sizeof c.cargo, "%s", owner->cargo);
+    c.cargo_version = owner->version;
+    c.instance = owner->instance;
+  }
   char dir[PATH_MAX];
   container_path(svc, c.id, NULL, dir, sizeof dir);
   if (r == 0 && mkdir(dir, 0700) < 0)

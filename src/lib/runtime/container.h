@@ -23,6 +23,8 @@
 
 #define CONTAINER_WATCH_MAX 4096
 
+typedef void (*container_exit_fn)(void *ctx, const char *id);
+
 struct container_service {
   struct store *store;
   struct image_service *images;
@@ -40,6 +42,8 @@ struct container_service {
   pthread_cond_t changed; /* broadcast when a container leaves "running" */
   void *watched;          /* the shims watched (watch.c), guarded by `mu` */
   sem_t starts;           /* bounds the starts in progress (runtime start-ups) */
+  container_exit_fn on_exit;
+  void *on_exit_ctx;
 };
 
 /* Probes the runtime, re-adopts running containers, starts the watcher. */
@@ -54,6 +58,18 @@ void container_service_destroy(struct container_service *svc);
 /* `body` is the API's create body: {"name", "image", …spec fields}. */
 int container_create(struct container_service *svc, const char *ns, json_t *body, json_t **out,
                      struct nc_err *err);
+/* A cargo's instance: the container row records whose it is. */
+struct container_owner {
+  const char *cargo;
+  int64_t version;
+  int instance;
+};
+int container_create_owned(struct container_service *svc, const char *ns, json_t *body,
+                           const struct container_owner *owner, json_t **out,
+                           struct nc_err *err);
+/* Called by the watcher thread after a container ended and was recorded (the cargo
+ * loop's wake-up); set before containers run, NULL for none. */
+void container_on_exit(struct container_service *svc, container_exit_fn fn, void *ctx);
 int container_start(struct container_service *svc, const char *ns, const char *key,
                     struct nc_err *err);
 /* Stop signal, then SIGKILL after `timeout_s` (< 0: the container's own, default 10). */

@@ -120,7 +120,15 @@ void container_reap(struct container_service *svc, const char *id)
   pthread_mutex_unlock(&svc->mu);
   nc_log(NC_LOG_INFO, "container %s (%.12s) exited with %d%s%s", c.name, c.id, c.exit_code,
          c.oom_killed ? " (OOM killed)" : "", c.error[0] ? " (shim lost)" : "");
+  if (svc->on_exit)
+    svc->on_exit(svc->on_exit_ctx, c.id);
   store_container_free(&c);
+}
+
+void container_on_exit(struct container_service *svc, container_exit_fn fn, void *ctx)
+{
+  svc->on_exit_ctx = ctx;
+  svc->on_exit = fn;
 }
 
 static void *watcher(void *arg)

@@ -7,7 +7,8 @@
 
 #define CONTAINER_COLUMNS                                                                          \
   "id, name, namespace, image, image_id, state, pid, shim_pid, exit_code, exit_signal, "         \
-  "oom_killed, error, created_at, started_at, finished_at, spec, cluster"
+  "oom_killed, error, created_at, started_at, finished_at, spec, cluster, cargo, cargo_version, "  \
+  "instance"
 
 static void text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
@@ -36,6 +37,9 @@ static int row(sqlite3_stmt *st, struct store_container *c)
   const unsigned char *spec = sqlite3_column_text(st, 15);
   c->spec = strdup(spec ? (const char *)spec : "{}");
   text(c->cluster, sizeof c->cluster, st, 16);
+  text(c->cargo, sizeof c->cargo, st, 17);
+  c->cargo_version = sqlite3_column_int64(st, 18);
+  c->instance = sqlite3_column_int(st, 19);
   return c->spec ? 0 : -1;
 }
 
@@ -45,7 +49,7 @@ int sq_container_insert(struct store_tx *tx, const struct store_container *c,
   struct sq_store *s = sq_from_tx(tx);
   sqlite3_stmt *st = sq_stmt(s, SQ_CONTAINER_INSERT,
                              "INSERT INTO containers (" CONTAINER_COLUMNS ") VALUES "
-                             "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                             "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)",
                              err);
   if (!st)
     return -1;
@@ -66,6 +70,9 @@ int sq_container_insert(struct store_tx *tx, const struct store_container *c,
   sqlite3_bind_int64(st, 15, c->finished_at);
   sqlite3_bind_text(st, 16, c->spec ? c->spec : "{}", -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 17, c->cluster, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 18, c->cargo, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 19, c->cargo_version);
+  sqlite3_bind_int(st, 20, c->instance);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc == SQLITE_DONE)

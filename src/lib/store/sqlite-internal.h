@@ -52,6 +52,19 @@ enum sq_stmt_id {
   SQ_PORT_CLASH,
   SQ_PORT_INSERT,
   SQ_PORT_LIST,
+  SQ_CARGO_INSERT,
+  SQ_CARGO_VERSION_INSERT,
+  SQ_CARGO_GET,
+  SQ_CARGO_LIST,
+  SQ_CARGO_DELETE,
+  SQ_CARGO_MAX_VERSION,
+  SQ_CARGO_SET_VERSION,
+  SQ_CARGO_SET_ROLLOUT,
+  SQ_CARGO_HISTORY,
+  SQ_JOIN_PUT,
+  SQ_JOIN_LIST,
+  SQ_JOIN_DELETE_CLUSTER,
+  SQ_CONTAINER_RENAME,
   SQ_STMT_MAX,
 };
 
@@ -159,3 +172,25 @@ int sq_attachment_get(struct store_tx *tx, const char *container_id,
 int sq_port_insert(struct store_tx *tx, const struct store_port *p, struct nc_err *err);
 int sq_port_list(struct store_tx *tx, const char *container_id, struct store_port_list *out,
                  struct nc_err *err);
+
+/* sqlite-cargo.c */
+int sq_cargo_insert(struct store_tx *tx, const struct store_cargo *c, struct nc_err *err);
+int sq_cargo_get(struct store_tx *tx, const char *ns, const char *name, struct store_cargo *out,
+                 struct nc_err *err);
+int sq_cargo_list(struct store_tx *tx, const char *ns, struct store_cargo_list *out,
+                  struct nc_err *err);
+int sq_cargo_delete(struct store_tx *tx, const char *ns, const char *name, struct nc_err *err);
+int sq_cargo_new_version(struct store_tx *tx, const char *ns, const char *name,
+                         const char *spec, const char *note, int64_t *version,
+                         struct nc_err *err);
+int sq_cargo_set_rollout(struct store_tx *tx, const char *ns, const char *name,
+                         const char *rollout, struct nc_err *err);
+int sq_cargo_history(struct store_tx *tx, const char *ns, const char *name,
+                     struct store_cargo_version_list *out, struct nc_err *err);
+int sq_join_put(struct store_tx *tx, const struct store_join *j, struct nc_err *err);
+int sq_join_list(struct store_tx *tx, const char *ns, const char *cargo, const char *cluster,
+                 struct store_join_list *out, struct nc_err *err);
+int sq_join_delete_cluster(struct store_tx *tx, const char *ns, const char *cluster,
+                           struct nc_err *err);
+int sq_container_rename(struct store_tx *tx, const char *id, const char *name,
+                        struct nc_err *err);

@@ -231,7 +231,7 @@ int sq_attachment_add(struct store_tx *tx, const struct store_network *n,
 }
 
 #define ATTACH_SELECT                                                                              \
-  "SELECT a.container_id, c.name, a.network_id, a.addr FROM network_addrs a "                     \
+  "SELECT a.container_id, c.name, a.network_id, a.addr, c.cargo FROM network_addrs a "            \
   "JOIN containers c ON c.id = a.container_id "
 
 static void row_to_attachment(sqlite3_stmt *st, struct store_attachment *a)
@@ -240,6 +240,7 @@ static void row_to_attachment(sqlite3_stmt *st, struct store_attachment *a)
   sq_text(a->container_name, sizeof a->container_name, st, 1);
   sq_text(a->network_id, sizeof a->network_id, st, 2);
   a->addr = (uint32_t)sqlite3_column_int64(st, 3);
+  sq_text(a->cargo, sizeof a->cargo, st, 4);
 }
 
 int sq_attachment_list(struct store_tx *tx, const char *network_id,

@@ -99,6 +99,35 @@ static const char *const migrations[] = {
   "  port INTEGER NOT NULL,"
   "  UNIQUE (host_ip, host_port, proto)"
   ") STRICT;",
+
+  /* 5: cargoes: a spec per version (the history), the version wanted now, the clusters
+   * (and network) each joined; containers know the cargo, version and instance number
+   * they are. A rollout's outcome is kept on the cargo. */
+  "CREATE TABLE cargoes ("
+  "  namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE RESTRICT,"
+  "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 63),"
+  "  version INTEGER NOT NULL,"
+  "  rollout TEXT NOT NULL DEFAULT '',"
+  "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (namespace, name)"
+  ") STRICT;"
+  "CREATE TABLE cargo_versions ("
+  "  namespace TEXT NOT NULL, cargo TEXT NOT NULL, version INTEGER NOT NULL,"
+  "  spec TEXT NOT NULL, created_at INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '',"
+  "  PRIMARY KEY (namespace, cargo, version),"
+  "  FOREIGN KEY (namespace, cargo) REFERENCES cargoes(namespace, name) ON DELETE CASCADE"
+  ") STRICT;"
+  "CREATE TABLE cargo_joins ("
+  "  namespace TEXT NOT NULL, cargo TEXT NOT NULL, cluster TEXT NOT NULL,"
+  "  network TEXT NOT NULL,"
+  "  PRIMARY KEY (namespace, cargo, cluster),"
+  "  FOREIGN KEY (namespace, cargo) REFERENCES cargoes(namespace, name) ON DELETE CASCADE,"
+  "  FOREIGN KEY (namespace, cluster) REFERENCES clusters(namespace, name) ON DELETE CASCADE"
+  ") STRICT;"
+  "ALTER TABLE containers ADD COLUMN cargo TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE containers ADD COLUMN cargo_version INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE containers ADD COLUMN instance INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX containers_cargo ON containers(namespace, cargo);",
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
@@ -355,4 +384,15 @@ const struct store_ops sq_ops = {
   .attachment_get = sq_attachment_get,
   .port_insert = sq_port_insert,
   .port_list = sq_port_list,
+  .cargo_insert = sq_cargo_insert,
+  .cargo_get = sq_cargo_get,
+  .cargo_list = sq_cargo_list,
+  .cargo_delete = sq_cargo_delete,
+  .cargo_new_version = sq_cargo_new_version,
+  .cargo_set_rollout = sq_cargo_set_rollout,
+  .cargo_history = sq_cargo_history,
+  .join_put = sq_join_put,
+  .join_list = sq_join_list,
+  .join_delete_cluster = sq_join_delete_cluster,
+  .container_rename = sq_container_rename,
 };

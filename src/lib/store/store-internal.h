@@ -72,6 +72,26 @@ struct store_ops {
   int (*port_insert)(struct store_tx *tx, const struct store_port *p, struct nc_err *err);
   int (*port_list)(struct store_tx *tx, const char *container_id, struct store_port_list *out,
                    struct nc_err *err);
+  int (*cargo_insert)(struct store_tx *tx, const struct store_cargo *c, struct nc_err *err);
+  int (*cargo_get)(struct store_tx *tx, const char *ns, const char *name,
+                   struct store_cargo *out, struct nc_err *err);
+  int (*cargo_list)(struct store_tx *tx, const char *ns, struct store_cargo_list *out,
+                    struct nc_err *err);
+  int (*cargo_delete)(struct store_tx *tx, const char *ns, const char *name, struct nc_err *err);
+  int (*cargo_new_version)(struct store_tx *tx, const char *ns, const char *name,
+                           const char *spec, const char *note, int64_t *version,
+                           struct nc_err *err);
+  int (*cargo_set_rollout)(struct store_tx *tx, const char *ns, const char *name,
+                           const char *rollout, struct nc_err *err);
+  int (*cargo_history)(struct store_tx *tx, const char *ns, const char *name,
+                       struct store_cargo_version_list *out, struct nc_err *err);
+  int (*join_put)(struct store_tx *tx, const struct store_join *j, struct nc_err *err);
+  int (*join_list)(struct store_tx *tx, const char *ns, const char *cargo, const char *cluster,
+                   struct store_join_list *out, struct nc_err *err);
+  int (*join_delete_cluster)(struct store_tx *tx, const char *ns, const char *cluster,
+                             struct nc_err *err);
+  int (*container_rename)(struct store_tx *tx, const char *id, const char *name,
+                          struct nc_err *err);
 };
 
 /* Backends embed these as their first member. */

@@ -295,15 +295,19 @@ int store_port_list(struct store_tx *tx, const char *container_id, struct store_
   return tx->store->ops->port_list(tx, container_id, out, err);
 }
 
-/* The lists are flat arrays of fixed-size items. */
+/* The lists are flat arrays of items. */
+#define LIST_FREE_BODY(list)                                                                       \
+  do {                                                                                             \
+    if (list) {                                                                                    \
+      free((list)->items);                                                                         \
+      (list)->items = NULL;                                                                        \
+      (list)->len = 0;                                                                             \
+    }                                                                                              \
+  } while (0)
 #define LIST_FREE(fn, type)                                                                        \
   void fn(struct type *list)                                                                       \
   {                                                                                                \
-    if (!list)                                                                                     \
-      return;                                                                                      \
-    free(list->items);                                                                             \
-    list->items = NULL;                                                                            \
-    list->len = 0;                                                                                 \
+    LIST_FREE_BODY(list);                                                                          \
   }
 
 LIST_FREE(store_cluster_list_free, store_cluster_list)
@@ -311,3 +315,92 @@ LIST_FREE(store_variable_list_free, store_variable_list)
 LIST_FREE(store_network_list_free, store_network_list)
 LIST_FREE(store_attachment_list_free, store_attachment_list)
 LIST_FREE(store_port_list_free, store_port_list)
+
+int store_container_rename(struct store_tx *tx, const char *id, const char *name,
+                           struct nc_err *err)
+{
+  return tx->store->ops->container_rename(tx, id, name, err);
+}
+
+int store_cargo_insert(struct store_tx *tx, const struct store_cargo *c, struct nc_err *err)
+{
+  return tx->store->ops->cargo_insert(tx, c, err);
+}
+
+int store_cargo_get(struct store_tx *tx, const char *ns, const char *name,
+                    struct store_cargo *out, struct nc_err *err)
+{
+  return tx->store->ops->cargo_get(tx, ns, name, out, err);
+}
+
+int store_cargo_list(struct store_tx *tx, const char *ns, struct store_cargo_list *out,
+                     struct nc_err *err)
+{
+  return tx->store->ops->cargo_list(tx, ns, out, err);
+}
+
+int store_cargo_delete(struct store_tx *tx, const char *ns, const char *name,
+                       struct nc_err *err)
+{
+  return tx->store->ops->cargo_delete(tx, ns, name, err);
+}
+
+int store_cargo_new_version(struct store_tx *tx, const char *ns, const char *name,
+                            const char *spec, const char *note, int64_t *version,
+                            struct nc_err *err)
+{
+  return tx->store->ops->cargo_new_version(tx, ns, name, spec, note, version, err);
+}
+
+int store_cargo_set_rollout(struct store_tx *tx, const char *ns, const char *name,
+                            const char *rollout, struct nc_err *err)
+{
+  return tx->store->ops->cargo_set_rollout(tx, ns, name, rollout, err);
+}
+
+int store_cargo_history(struct store_tx *tx, const char *ns, const char *name,
+                        struct store_cargo_version_list *out, struct nc_err *err)
+{
+  return tx->store->ops->cargo_history(tx, ns, name, out, err);
+}
+
+int store_join_put(struct store_tx *tx, const struct store_join *j, struct nc_err *err)
+{
+  return tx->store->ops->join_put(tx, j, err);
+}
+
+int store_join_list(struct store_tx *tx, const char *ns, const char *cargo, const char *cluster,
+                    struct store_join_list *out, struct nc_err *err)
+{
+  return tx->store->ops->join_list(tx, ns, cargo, cluster, out, err);
+}
+
+int store_join_delete_cluster(struct store_tx *tx, const char *ns, const char *cluster,
+                              struct nc_err *err)
+{
+  return tx->store->ops->join_delete_cluster(tx, ns, cluster, err);
+}
+
+void store_cargo_free(struct store_cargo *c)
+{
+  if (c) {
+    free(c->spec);
+    c->spec = NULL;
+  }
+}
+
+void store_cargo_list_free(struct store_cargo_list *list)
+{
+  for (size_t i = 0; list && i < list->len; i++)
+    store_cargo_free(&list->items[i]);
+  LIST_FREE_BODY(list);
+}
+
+void store_cargo_version_list_free(struct store_cargo_version_list *list)
+{
+  for (size_t i = 0; list && i < list->len; i++)
+    free(list->items[i].spec);
+  LIST_FREE_BODY(list);
+}
+
+LIST_FREE(store_join_list_free, store_join_list)

@@ -66,6 +66,9 @@ struct store_container {
   char name[STORE_NAME_MAX];
   char namespace_[STORE_NAME_MAX];
   char cluster[STORE_NAME_MAX]; /* "" unless it joined a cluster of its namespace */
+  char cargo[STORE_NAME_MAX];   /* "" unless it is an instance of a cargo: */
+  int64_t cargo_version;        /*   of this version of the cargo's spec, */
+  int instance;                 /*   instance number 1… */
   char image[512];            /* the name it was created from */
   char image_id[72];
   char state[16];             /* created, running, exited, removing */
@@ -215,6 +218,7 @@ struct store_attachment {
   char container_name[STORE_NAME_MAX];
   char network_id[65];
   uint32_t addr;
+  char cargo[STORE_NAME_MAX]; /* "" unless the container is a cargo's instance */
 };
 
 struct store_attachment_list {
@@ -269,3 +273,81 @@ int store_port_insert(struct store_tx *tx, const struct store_port *p, struct nc
 int store_port_list(struct store_tx *tx, const char *container_id, struct store_port_list *out,
                     struct nc_err *err);
 void store_port_list_free(struct store_port_list *list);
+
+/* Renames container `id` (a cargo instance taking its slot's name after a rollout). */
+int store_container_rename(struct store_tx *tx, const char *id, const char *name,
+                           struct nc_err *err);
+
+/* Cargoes: (namespace, name) is the key. Every change of the spec is a new version
+ * (1, 2, …; never reused); `version` is the one wanted now. `rollout` says how its last
+ * rollout went ("" = converged, else why it stopped). */
+struct store_cargo {
+  char namespace_[STORE_NAME_MAX];
+  char name[STORE_NAME_MAX];
+  int64_t version;
+  char rollout[512];
+  int64_t created_at, updated_at;
+  char *spec; /* the spec of `version` (JSON text, owned) */
+};
+
+struct store_cargo_list {
+  struct store_cargo *items;
+  size_t len;
+};
+
+struct store_cargo_version {
+  int64_t version;
+  int64_t created_at;
+  char note[128];
+  char *spec;
+};
+
+struct store_cargo_version_list {
+  struct store_cargo_version *items;
+  size_t len;
+};
+
+struct store_join {
+  char namespace_[STORE_NAME_MAX];
+  char cargo[STORE_NAME_MAX];
+  char cluster[STORE_NAME_MAX];
+  char network[STORE_NAME_MAX];
+};
+
+struct store_join_list {
+  struct store_join *items;
+  size_t len;
+};
+
+/* Inserts the cargo with c->spec as version 1. */
+int store_cargo_insert(struct store_tx *tx, const struct store_cargo *c, struct nc_err *err);
+int store_cargo_get(struct store_tx *tx, const char *ns, const char *name,
+                    struct store_cargo *out, struct nc_err *err);
+/* ns NULL = every namespace. */
+int store_cargo_list(struct store_tx *tx, const char *ns, struct store_cargo_list *out,
+                     struct nc_err *err);
+int store_cargo_delete(struct store_tx *tx, const char *ns, const char *name,
+                       struct nc_err *err);
+/* A new version with `spec` becomes the wanted one; its number in *version. */
+int store_cargo_new_version(struct store_tx *tx, const char *ns, const char *name,
+                            const char *spec, const char *note, int64_t *version,
+                            struct nc_err *err);
+int store_cargo_set_rollout(struct store_tx *tx, const char *ns, const char *name,
+                            const char *rollout, struct nc_err *err);
+/* Versions newest first; *spec of each owned. */
+int store_cargo_history(struct store_tx *tx, const char *ns, const char *name,
+                        struct store_cargo_version_list *out, struct nc_err *err);
+void store_cargo_free(struct store_cargo *c);
+void store_cargo_list_free(struct store_cargo_list *list);
+void store_cargo_version_list_free(struct store_cargo_version_list *list);
+
+/* Joins: a cargo in a cluster, on one of its networks (one network per cluster). */
+int store_join_put(struct store_tx *tx, const struct store_join *j, struct nc_err *err);
+/* cargo NULL: every join of the namespace (ns NULL: of every namespace); cluster NULL:
+ * of every cluster. */
+int store_join_list(struct store_tx *tx, const char *ns, const char *cargo, const char *cluster,
+                    struct store_join_list *out, struct nc_err *err);
+/* Removes the joins of cluster `cluster` (every cargo) of `ns`. */
+int store_join_delete_cluster(struct store_tx *tx, const char *ns, const char *cluster,
+                              struct nc_err *err);
+void store_join_list_free(struct store_join_list *list);

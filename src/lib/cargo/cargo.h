@@ -1,0 +1,94 @@
+/* Cargoes: replicable container specs joined to clusters, kept the way the user
+ * described them by a reconcile loop.
+ *
+ * The API only writes the desired state (a new version of the spec, a join, a replica
+ * count) in one store transaction and wakes the loop; the loop (reconcile.c, one
+ * thread) compares it with the containers that exist and converges with idempotent
+ * steps: create and start missing instances, restart exited ones per their restart
+ * policy with exponential back-off, replace instances of an older version one at a
+ * time (the new one must stay up before the old one goes; if it fails the rollout
+ * stops, the old one keeps running and the cargo says why), remove instances above the
+ * replica count (highest number first) and instances of cargoes or joins that are gone.
+ * It runs on every change, on every instance exit, on a back-off timer, and at start
+ * (which is how a restarted nanocld picks up where it was).
+ *
+ * Instances are containers named <namespace>-<cluster>-<cargo>-<n>, with the cargo, its
+ * version and n recorded on the container row. */
+#pragma once
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "base/err.h"
+#include "runtime/container.h"
+#include "store/store.h"
+
+#define CARGO_REPLICAS_MAX 1000
+
+struct cargo_service {
+  struct store *store;
+  struct container_service *containers;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t wake;    /* signalled on every change and instance exit */
+  pthread_cond_t settled; /* broadcast after every pass of the loop */
+  bool dirty;             /* a change since the last pass began */
+  uint64_t started;       /* passes begun */
+  uint64_t passes;        /* the number of the last pass completed */
+  atomic_bool stopping;
+  void *restarts;         /* per-instance restart back-off (reconcile.c), loop thread only */
+  bool running;
+};
+
+int cargo_service_init(struct cargo_service *svc, struct store *store,
+                       struct container_service *containers, struct nc_err *err);
+/* Stops the loop (instances keep running). */
+void cargo_service_destroy(struct cargo_service *svc);
+/* Asks the loop for a pass (thread-safe, never blocks). */
+void cargo_wake(struct cargo_service *svc);
+/* Waits until a pass that started after this call has finished (at most timeout_ms). */
+bool cargo_wait_pass(struct cargo_service *svc, int timeout_ms);
+
+/* API operations. A spec is the cargo's JSON (see docs/api.md "Cargoes"). */
+int cargo_create(struct cargo_service *svc, const char *ns, json_t *body, json_t **out,
+                 struct nc_err *err);
+int cargo_list(struct cargo_service *svc, const char *ns, json_t **out, struct nc_err *err);
+/* The cargo, its spec, joins, rollout state and instances (name, state, status, ip…). */
+int cargo_inspect(struct cargo_service *svc, const char *ns, const char *name, json_t **out,
+                  struct nc_err *err);
+/* Merges `changes` into the current spec ("env" entries replace by key) as a new version. */
+int cargo_patch(struct cargo_service *svc, const char *ns, const char *name, json_t *changes,
+                json_t **out, struct nc_err *err);
+int cargo_scale(struct cargo_service *svc, const char *ns, const char *name, int replicas,
+                json_t **out, struct nc_err *err);
+int cargo_revert(struct cargo_service *svc, const char *ns, const char *name, int64_t version,
+                 json_t **out, struct nc_err *err);
+int cargo_history(struct cargo_service *svc, const char *ns, const char *name, json_t **out,
+                  struct nc_err *err);
+/* Removes the cargo and, before answering, every instance of it. */
+int cargo_remove(struct cargo_service *svc, const char *ns, const char *name,
+                 struct nc_err *err);
+/* cluster join CLUSTER NETWORK CARGO. */
+int cargo_join(struct cargo_service *svc, const char *ns, const char *cluster,
+               const char *network, const char *cargo, struct nc_err *err);
+/* The cluster is going: its joins first, so the loop does not bring instances back. */
+int cargo_leave_cluster(struct cargo_service *svc, const char *ns, const char *cluster,
+                        struct nc_err *err);
+
+/* spec.c: validation and what an instance's container spec is. */
+/* Checks a cargo spec (all of it: `image` required). Errors name the field. */
+int cargo_spec_validate(const json_t *spec, struct nc_err *err);
+/* The container body of instance `n` of `cargo` in `cluster` on `network`: the spec
+ * without the cargo's own fields, {{vars.NAME}} in env rendered from `vars`. */
+int cargo_instance_body(const json_t *spec, const char *ns, const char *cluster,
+                        const char *network, const char *cargo, int n,
+                        const struct store_variable_list *vars, json_t **out,
+                        struct nc_err *err);
+/* Restart policy of a spec: "always" (default), "no", "on-failure[:N]". */
+struct cargo_restart {
+  bool always, on_failure;
+  int max_retries; /* on-failure:N; 0 = no limit */
+};
+void cargo_restart_policy(const json_t *spec, struct cargo_restart *out);

@@ -1,0 +1,519 @@
+/* The reconcile loop: one thread makes the cargoes' instances match their specs.
+ * See cargo.h for what a pass does. Only this thread creates, starts, renames and
+ * removes instances, so a pass never races another; the API only writes the store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "cargo/cargo.h"
+#include "net/service.h"
+
+#define IDLE_PASS_MS 30000      /* a pass at least this often, changes or not */
+#define BACKOFF_FIRST_MS 500    /* first restart delay, doubled each time … */
+#define BACKOFF_MAX_MS 30000    /* … up to this */
+#define BACKOFF_RESET_S 10      /* an instance that ran this long starts over at the first */
+#define MIN_READY_MS 1000       /* a new instance must stay up this long before the old goes */
+
+/* Restart bookkeeping of one instance (by container id), loop thread only. */
+struct backoff {
+  char id[65];
+  int count;
+  uint64_t next_ms; /* monotonic */
+  struct backoff *next;
+};
+
+static uint64_t now_ms(void)
+{
+  return nc_time_mono_ns() / 1000000;
+}
+
+static struct backoff *backoff_of(struct cargo_service *svc, const char *id)
+{
+  for (struct backoff *b = svc->restarts; b; b = b->next)
+    if (!strcmp(b->id, id))
+      return b;
+  struct backoff *b = calloc(1, sizeof *b);
+  if (!b)
+    return NULL;
+  snprintf(b->id, sizeof b->id, "%s", id);
+  b->next = svc->restarts;
+  svc->restarts = b;
+  return b;
+}
+
+static void backoff_forget(struct cargo_service *svc, const char *id)
+{
+  for (struct backoff **p = (struct backoff **)&svc->restarts; *p; p = &(*p)->next)
+    if (!strcmp((*p)->id, id)) {
+      struct backoff *b = *p;
+      *p = b->next;
+      free(b);
+      return;
+    }
+}
+
+/* What one pass looks at. */
+struct world {
+  struct store_cargo_list cargoes;
+  struct store_join_list joins;
+  struct store_container_list ctrs;
+  uint64_t wake_ms; /* earliest back-off deadline seen (0: none) */
+};
+
+static int load(struct cargo_service *svc, struct world *w, struct nc_err *err)
+{
+  struct store_tx *tx;
+  memset(w, 0, sizeof *w);
+  if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
+    return -1;
+  int r = store_cargo_list(tx, NULL, &w->cargoes, err);
+  if (r == 0)
+    r = store_join_list(tx, NULL, NULL, NULL, &w->joins, err);
+  if (r == 0)
+    r = store_container_list(tx, NULL, &w->ctrs, err);
+  store_commit(tx, &(struct nc_err)NC_ERR_INIT);
+  return r;
+}
+
+static void unload(struct world *w)
+{
+  store_cargo_list_free(&w->cargoes);
+  store_join_list_free(&w->joins);
+  store_container_list_free(&w->ctrs);
+}
+
+static void set_rollout(struct cargo_service *svc, const struct store_cargo *c, const char *text)
+{
+  if (!strcmp(c->rollout, text))
+    return;
+  struct store_tx *tx;
+  struct nc_err err = NC_ERR_INIT;
+  if (store_begin(svc->store, STORE_TX_WRITE, &tx, &err) == 0) {
+    if (store_cargo_set_rollout(tx, c->namespace_, c->name, text, &err) < 0)
+      store_rollback(tx);
+    else
+      store_commit(tx, &err);
+  }
+  if (text[0])
+    nc_log(NC_LOG_WARN, "cargo %s/%s: %s", c->namespace_, c->name, text);
+}
+
+static void remove_instance(struct cargo_service *svc, const struct store_container *ct,
+                            const char *why)
+{
+  struct nc_err err = NC_ERR_INIT;
+  nc_log(NC_LOG_INFO, "cargo %s: removing %s (%s)", ct->cargo, ct->name, why);
+  if (container_remove(svc->containers, ct->namespace_, ct->id, true, &err) < 0 &&
+      err.kind != NC_ERR_NOT_FOUND)
+    nc_log(NC_LOG_WARN, "cargo %s: cannot remove %s: %s", ct->cargo, ct->name, err.msg);
+  backoff_forget(svc, ct->id);
+}
+
+/* Gives instance `id` its slot's name, and its network's DNS the new name. */
+static void rename_instance(struct cargo_service *svc, const struct store_container *ct,
+                            const char *name)
+{
+  struct store_tx *tx;
+  struct store_attachment a = { 0 };
+  struct nc_err err = NC_ERR_INIT;
+  if (store_begin(svc->store, STORE_TX_WRITE, &tx, &err) < 0)
+    return;
+  if (store_container_rename(tx, ct->id, name, &err) < 0) {
+    store_rollback(tx);
+    nc_log(NC_LOG_WARN, "cargo %s: cannot rename %s: %s", ct->cargo, ct->name, err.msg);
+    return;
+  }
+  if (store_attachment_get(tx, ct->id, &a, &(struct nc_err)NC_ERR_INIT) < 0)
+    a.network_id[0] = '\0';
+  store_commit(tx, &err);
+  if (a.network_id[0])
+    net_refresh(svc->containers->net, a.network_id, false, &err);
+}
+
+/* The state of container `id` now ("" when it is gone). */
+static void state_now(struct cargo_service *svc, const char *id, char state[16], int *code)
+{
+  struct store_container c;
+  state[0] = '\0';
+  if (container_load(svc->containers, "global", id, &c, &(struct nc_err)NC_ERR_INIT) == 0) {
+    snprintf(state, 16, "%s", c.state);
+    *code = c.exit_code;
+    store_container_free(&c);
+  }
+}
+
+/* Creates and starts instance n of version `version`; *id gets its id. A failure leaves
+ * no container behind when `keep_failed` is false. */
+static int start_new(struct cargo_service *svc, const struct store_cargo *c, const json_t *spec,
+                     const struct store_join *j, int n, const char *name, char id[65],
+                     struct nc_err *err)
+{
+  struct store_tx *tx;
+  struct store_variable_list vars = { 0 };
+  if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
+    return -1;
+  int r = store_variable_list(tx, c->namespace_, j->cluster, &vars, err);
+  store_commit(tx, &(struct nc_err)NC_ERR_INIT);
+  json_t *body = NULL, *out = NULL;
+  if (r == 0)
+    r = cargo_instance_body(spec, c->namespace_, j->cluster, j->network, c->name, n, &vars,
+                            &body, err);
+  store_variable_list_free(&vars);
+  if (r == 0)
+    json_object_set_new(body, "name", json_string(name));
+  struct container_owner owner = { c->name, c->version, n };
+  if (r == 0)
+    r = container_create_owned(svc->containers, c->namespace_, body, &owner, &out, err);
+  json_decref(body);
+  if (r < 0)
+    return -1;
+  snprintf(id, 65, "%s", json_string_value(json_object_get(out, "id")));
+  json_decref(out);
+  nc_log(NC_LOG_INFO, "cargo %s/%s: instance %d of version %lld: %s", c->namespace_, c->name, n,
+         (long long)c->version, name);
+  return container_start(svc->containers, c->namespace_, id, err);
+}
+
+/* Whether the exited instance `ct` is to be started again now, per the restart policy
+ * and its back-off. */
+static bool restart_due(struct cargo_service *svc, struct world *w, const json_t *spec,
+                        const struct store_container *ct)
+{
+  struct cargo_restart p;
+  cargo_restart_policy(spec, &p);
+  if (!strcmp(ct->state, "created"))
+    return true;
+  if (!p.always && !(p.on_failure && ct->exit_code != 0))
+    return false;
+  struct backoff *b = backoff_of(svc, ct->id);
+  if (!b)
+    return false;
+  if (ct->finished_at - ct->started_at >= BACKOFF_RESET_S)
+    b->count = 0;
+  if (p.on_failure && p.max_retries && b->count >= p.max_retries)
+    return false;
+  uint64_t now = now_ms();
+  if (b->next_ms == 0) {
+    unsigned shift = b->count < 10 ? (unsigned)b->count : 10;
+    uint64_t delay = (uint64_t)BACKOFF_FIRST_MS << shift;
+    b->next_ms = now + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
+  }
+  if (now < b->next_ms) {
+    if (!w->wake_ms || b->next_ms < w->wake_ms)
+      w->wake_ms = b->next_ms;
+    return false;
+  }
+  b->count++;
+  b->next_ms = 0;
+  return true;
+}
+
+/* Waits MIN_READY_MS for a new instance to prove itself: false if it ended. */
+static bool stays_up(struct cargo_service *svc, const char *id, int *code)
+{
+  char state[16];
+  for (int waited = 0; waited < MIN_READY_MS; waited += 100) {
+    if (atomic_load(&svc->stopping))
+      return false;
+    usleep(100 * 1000);
+    state_now(svc, id, state, code);
+    if (strcmp(state, "running"))
+      return false;
+  }
+  return true;
+}
+
+/* One slot (cargo, cluster, instance n). Returns false when the rollout stopped here. */
+static bool converge_slot(struct cargo_service *svc, struct world *w, const struct store_cargo *c,
+                          const json_t *spec, const struct store_join *j, int n, bool failed)
+{
+  char canon[256];
+  snprintf(canon, sizeof canon, "%s-%s-%s-%d", c->namespace_, j->cluster, c->name, n);
+  const struct store_container *cur = NULL, *olds[8];
+  size_t nold = 0;
+  for (size_t i = 0; i < w->ctrs.len; i++) {
+    const struct store_container *ct = &w->ctrs.items[i];
+    if (strcmp(ct->cargo, c->name) || strcmp(ct->namespace_, c->namespace_) ||
+        strcmp(ct->cluster, j->cluster) || ct->instance != n)
+      continue;
+    if (ct->cargo_version == c->version && !cur)
+      cur = ct;
+    else if (nold < 8)
+      olds[nold++] = ct;
+    else
+      remove_instance(svc, ct, "a surplus instance of its slot");
+  }
+  struct nc_err err = NC_ERR_INIT;
+  if (cur && !strcmp(cur->state, "running")) {
+    for (size_t i = 0; i < nold; i++)
+      remove_instance(svc, olds[i], "replaced by a newer version");
+    if (strcmp(cur->name, canon))
+      rename_instance(svc, cur, canon);
+    return true;
+  }
+  if (cur && nold) {
+    /* A new instance that is not up while an old one serves: the rollout failed. */
+    char why[400];
+    snprintf(why, sizeof why, "rollout of version %lld stopped: instance %d %s (exit %d)%s%.200s",
+             (long long)c->version, n, cur->state, cur->exit_code, cur->error[0] ? ": " : "",
+             cur->error);
+    set_rollout(svc, c, why);
+    remove_instance(svc, cur, "its rollout failed");
+    cur = NULL;
+    failed = true;
+  }
+  if (cur) { /* exited or created, and nothing older: the restart policy decides */
+    if (restart_due(svc, w, spec, cur)) {
+      nc_log(NC_LOG_INFO, "cargo %s: restarting %s", c->name, cur->name);
+      if (container_start(svc->containers, c->namespace_, cur->id, &err) < 0)
+        nc_log(NC_LOG_WARN, "cargo %s: %s: %s", c->name, cur->name, err.msg);
+    }
+    return true;
+  }
+  /* No instance of this version in the slot. */
+  if (nold) {
+    for (size_t i = 0; i < nold; i++) /* the old ones go on serving meanwhile */
+      if (strcmp(olds[i]->state, "running") && restart_due(svc, w, spec, olds[i]))
+        container_start(svc->containers, c->namespace_, olds[i]->id, &err);
+    if (failed)
+      return false;
+  }
+  char name[300], id[65] = "";
+  if (nold)
+    snprintf(name, sizeof name, "%.200s-v%lld", canon, (long long)c->version);
+  else
+    snprintf(name, sizeof name, "%s", canon);
+  if (start_new(svc, c, spec, j, n, name, id, &err) < 0) {
+    char why[400];
+    snprintf(why, sizeof why, "version %lld, instance %d: %.300s", (long long)c->version, n,
+             err.msg);
+    set_rollout(svc, c, why);
+    if (nold && id[0]) {
+      struct store_container gone = { 0 };
+      snprintf(gone.id, sizeof gone.id, "%s", id);
+      snprintf(gone.name, sizeof gone.name, "%.63s", name);
+      snprintf(gone.namespace_, sizeof gone.namespace_, "%s", c->namespace_);
+      snprintf(gone.cargo, sizeof gone.cargo, "%s", c->name);
+      remove_instance(svc, &gone, "its rollout failed");
+    }
+    return !nold; /* with nothing older, the restart policy tries again later */
+  }
+  if (!nold)
+    return true;
+  int code = 0;
+  struct store_container fresh = { 0 };
+  snprintf(fresh.id, sizeof fresh.id, "%s", id);
+  snprintf(fresh.name, sizeof fresh.name, "%.63s", name);
+  snprintf(fresh.namespace_, sizeof fresh.namespace_, "%s", c->namespace_);
+  snprintf(fresh.cargo, sizeof fresh.cargo, "%s", c->name);
+  if (!stays_up(svc, id, &code)) {
+    char why[400];
+    snprintf(why, sizeof why,
+             "rollout of version %lld stopped: instance %d exited with %d within %d ms; the "
+             "previous version keeps running",
+             (long long)c->version, n, code, MIN_READY_MS);
+    set_rollout(svc, c, why);
+    remove_instance(svc, &fresh, "its rollout failed");
+    return false;
+  }
+  for (size_t i = 0; i < nold; i++)
+    remove_instance(svc, olds[i], "replaced by a newer version");
+  rename_instance(svc, &fresh, canon);
+  return true;
+}
+
+static bool joined(const struct world *w, const struct store_container *ct)
+{
+  for (size_t i = 0; i < w->joins.len; i++)
+    if (!strcmp(w->joins.items[i].namespace_, ct->namespace_) &&
+        !strcmp(w->joins.items[i].cargo, ct->cargo) &&
+        !strcmp(w->joins.items[i].cluster, ct->cluster))
+      return true;
+  return false;
+}
+
+static void converge_cargo(struct cargo_service *svc, struct world *w, const struct store_cargo *c)
+{
+  json_t *spec = json_loads(c->spec, 0, NULL);
+  if (!spec)
+    return;
+  json_t *rv = json_object_get(spec, "replicas");
+  int replicas = rv ? (int)json_integer_value(rv) : 1;
+  /* A failed rollout of this version is not retried: a new version (patch, revert) is. */
+  char mark[64];
+  snprintf(mark, sizeof mark, "version %lld", (long long)c->version);
+  bool failed = strstr(c->rollout, "rollout of") && strstr(c->rollout, mark);
+  bool ok = true;
+  for (size_t k = 0; k < w->joins.len; k++) {
+    const struct store_join *j = &w->joins.items[k];
+    if (strcmp(j->namespace_, c->namespace_) || strcmp(j->cargo, c->name))
+      continue;
+    for (int n = 1; n <= replicas && !atomic_load(&svc->stopping); n++)
+      if (!converge_slot(svc, w, c, spec, j, n, failed)) {
+        ok = false;
+        failed = true;
+      }
+    /* Above the replica count: the highest numbers go first. */
+    for (int pass = 0; pass < 2; pass++)
+      for (size_t i = w->ctrs.len; i-- > 0;) {
+        const struct store_container *ct = &w->ctrs.items[i];
+        if (!strcmp(ct->cargo, c->name) && !strcmp(ct->namespace_, c->namespace_) &&
+            !strcmp(ct->cluster, j->cluster) && ct->instance > replicas)
+          remove_instance(svc, ct, "scaled down");
+      }
+  }
+  if (ok && !failed && c->rollout[0])
+    set_rollout(svc, c, "");
+  json_decref(spec);
+}
+
+static uint64_t pass(struct cargo_service *svc)
+{
+  struct world w;
+  struct nc_err err = NC_ERR_INIT;
+  if (load(svc, &w, &err) < 0) {
+    nc_log(NC_LOG_ERROR, "reconcile: %s", err.msg);
+    unload(&w);
+    return now_ms() + 1000;
+  }
+  /* Instances of cargoes, or of joins, that are no more. */
+  for (size_t i = 0; i < w.ctrs.len; i++) {
+    const struct store_container *ct = &w.ctrs.items[i];
+    if (ct->cargo[0] && !joined(&w, ct))
+      remove_instance(svc, ct, "its cargo or join is gone");
+  }
+  for (size_t i = 0; i < w.cargoes.len && !atomic_load(&svc->stopping); i++) {
+    converge_cargo(svc, &w, &w.cargoes.items[i]);
+    /* Later cargoes see what this one did. */
+    if (i + 1 < w.cargoes.len) {
+      store_container_list_free(&w.ctrs);
+      struct store_tx *tx;
+      if (store_begin(svc->store, STORE_TX_READ, &tx, &err) == 0) {
+        store_container_list(tx, NULL, &w.ctrs, &err);
+        store_commit(tx, &err);
+      }
+    }
+  }
+  uint64_t wake = w.wake_ms;
+  unload(&w);
+  return wake;
+}
+
+static void *loop(void *arg)
+{
+  struct cargo_service *svc = arg;
+  uint64_t wake_ms = 0;
+  pthread_mutex_lock(&svc->mu);
+  while (!atomic_load(&svc->stopping)) {
+    if (!svc->dirty) {
+      uint64_t now = now_ms();
+      uint64_t until = wake_ms && wake_ms - now < IDLE_PASS_MS ? wake_ms : now + IDLE_PASS_MS;
+      if (wake_ms && wake_ms <= now)
+        until = now;
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      uint64_t wait_ms = until > now ? until - now : 0;
+      ts.tv_sec += (time_t)(wait_ms / 1000);
+      ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      if (wait_ms)
+        pthread_cond_timedwait(&svc->wake, &svc->mu, &ts);
+      if (atomic_load(&svc->stopping))
+        break;
+    }
+    svc->dirty = false;
+    uint64_t started = ++svc->started;
+    pthread_mutex_unlock(&svc->mu);
+    wake_ms = pass(svc);
+    pthread_mutex_lock(&svc->mu);
+    svc->passes = started;
+    pthread_cond_broadcast(&svc->settled);
+  }
+  pthread_mutex_unlock(&svc->mu);
+  return NULL;
+}
+
+void cargo_wake(struct cargo_service *svc)
+{
+  pthread_mutex_lock(&svc->mu);
+  svc->dirty = true;
+  pthread_cond_signal(&svc->wake);
+  pthread_mutex_unlock(&svc->mu);
+}
+
+bool cargo_wait_pass(struct cargo_service *svc, int timeout_ms)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += timeout_ms / 1000;
+  ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&svc->mu);
+  svc->dirty = true;
+  pthread_cond_signal(&svc->wake);
+  uint64_t want = svc->started + 1; /* a pass that begins after now */
+  int r = 0;
+  while (svc->passes < want && r == 0 && !atomic_load(&svc->stopping))
+    r = pthread_cond_timedwait(&svc->settled, &svc->mu, &ts);
+  bool done = svc->passes >= want;
+  pthread_mutex_unlock(&svc->mu);
+  return done;
+}
+
+static void on_exit_wake(void *ctx, const char *id)
+{
+  (void)id;
+  cargo_wake(ctx);
+}
+
+int cargo_service_init(struct cargo_service *svc, struct store *store,
+                       struct container_service *containers, struct nc_err *err)
+{
+  memset(svc, 0, sizeof *svc);
+  svc->store = store;
+  svc->containers = containers;
+  pthread_mutex_init(&svc->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&svc->wake, &ca);
+  pthread_cond_init(&svc->settled, &ca);
+  pthread_condattr_destroy(&ca);
+  svc->dirty = true; /* the first pass picks up where a previous nanocld left off */
+  container_on_exit(containers, on_exit_wake, svc);
+  if (pthread_create(&svc->thread, NULL, loop, svc) != 0) {
+    container_on_exit(containers, NULL, NULL);
+    return nc_err_set(err, NC_ERR_INTERNAL, "cannot start the reconcile loop");
+  }
+  svc->running = true;
+  return 0;
+}
+
+void cargo_service_destroy(struct cargo_service *svc)
+{
+  if (!svc->running)
+    return;
+  container_on_exit(svc->containers, NULL, NULL);
+  pthread_mutex_lock(&svc->mu);
+  atomic_store(&svc->stopping, true);
+  pthread_cond_broadcast(&svc->wake);
+  pthread_cond_broadcast(&svc->settled);
+  pthread_mutex_unlock(&svc->mu);
+  pthread_join(svc->thread, NULL);
+  for (struct backoff *b = svc->restarts, *next; b; b = next) {
+    next = b->next;
+    free(b);
+  }
+  svc->restarts = NULL;
+  svc->running = false;
+}
