@@ -6,6 +6,7 @@
 #include "api/api-internal.h"
 #include "base/json.h"
 #include "base/timeutil.h"
+#include "cargo/cargo.h"
 #include "model/cluster.h"
 #include "model/name.h"
 #include "net/netlink.h"
@@ -146,7 +147,10 @@ int api_cluster_delete(struct api_req *req, struct api_resp *resp, struct nc_err
   struct store_tx *tx;
   if (api_query_ns(req, &ns, err) < 0 || model_cluster_get(req->cfg->store, ns, name, &c, err) < 0)
     return -1;
-  int r = cluster_containers(req, ns, name, &ctrs, err);
+  /* Cargoes leave first, so their loop does not bring instances back meanwhile. */
+  int r = cargo_leave_cluster(req->cfg->cargoes, ns, name, err);
+  if (r == 0)
+    r = cluster_containers(req, ns, name, &ctrs, err);
   for (size_t i = 0; r == 0 && i < ctrs.len; i++)
     if (container_remove(req->cfg->containers, ns, ctrs.items[i].id, true, err) < 0)
       r = nc_err_wrap(err, "removing container '%s'", ctrs.items[i].name);

@@ -255,6 +255,12 @@ static bool converge_slot(struct cargo_service *svc, struct world *w, const stru
       rename_instance(svc, cur, canon);
     return true;
   }
+  if (cur && nold && !strcmp(cur->state, "created")) {
+    /* Made but never started (nanocld stopped in between): made again below, and
+     * proven before the old one goes. */
+    remove_instance(svc, cur, "an unfinished replacement");
+    cur = NULL;
+  }
   if (cur && nold) {
     /* A new instance that is not up while an old one serves: the rollout failed. */
     char why[400];

@@ -333,8 +333,10 @@ int cargo_history(struct cargo_service *svc, const char *ns, const char *name, j
   return r;
 }
 
-/* How many containers are instances of `cargo` (-1 on error). */
-static int count_instances(struct cargo_service *svc, const char *ns, const char *cargo)
+/* How many containers are instances of `cargo` (NULL: of any cargo) in `cluster` (NULL:
+ * in any cluster); -1 on error. */
+static int count_instances(struct cargo_service *svc, const char *ns, const char *cargo,
+                           const char *cluster)
 {
   struct store_tx *tx;
   struct store_container_list ctrs = { 0 };
@@ -345,9 +347,25 @@ static int count_instances(struct cargo_service *svc, const char *ns, const char
   store_commit(tx, &err);
   int n = 0;
   for (size_t i = 0; r == 0 && i < ctrs.len; i++)
-    n += !strcmp(ctrs.items[i].cargo, cargo);
+    n += ctrs.items[i].cargo[0] && (!cargo || !strcmp(ctrs.items[i].cargo, cargo)) &&
+         (!cluster || !strcmp(ctrs.items[i].cluster, cluster));
   store_container_list_free(&ctrs);
   return r == 0 ? n : -1;
+}
+
+/* The loop removes instances whose cargo or join is gone; this waits for it (a minute
+ * at most), so the caller answers with nothing left. */
+static int wait_gone(struct cargo_service *svc, const char *ns, const char *cargo,
+                     const char *cluster, struct nc_err *err)
+{
+  for (int i = 0; i < 600; i++) {
+    int n = count_instances(svc, ns, cargo, cluster);
+    if (n == 0)
+      return 0;
+    cargo_wait_pass(svc, 100);
+  }
+  return nc_err_set(err, NC_ERR_TIMEOUT, "instances of %s '%s' are still being removed",
+                    cargo ? "cargo" : "cluster", cargo ? cargo : cluster);
 }
 
 int cargo_remove(struct cargo_service *svc, const char *ns, const char *name,
@@ -362,16 +380,7 @@ int cargo_remove(struct cargo_service *svc, const char *ns, const char *name,
   }
   if (store_commit(tx, err) < 0)
     return -1;
-  /* The loop removes the instances of a cargo that is gone; the answer waits for it, so
-   * `cargo rm` returns with nothing left. */
-  for (int i = 0; i < 1200; i++) {
-    int n = count_instances(svc, ns, name);
-    if (n == 0)
-      return 0;
-    cargo_wake(svc);
-    cargo_wait_pass(svc, 100);
-  }
-  return nc_err_set(err, NC_ERR_TIMEOUT, "cargo '%s' is removed, its instances not yet", name);
+  return wait_gone(svc, ns, name, NULL, err);
 }
 
 int cargo_join(struct cargo_service *svc, const char *ns, const char *cluster,
@@ -425,5 +434,7 @@ int cargo_leave_cluster(struct cargo_service *svc, const char *ns, const char *c
     store_rollback(tx);
     return -1;
   }
-  return store_commit(tx, err);
+  if (store_commit(tx, err) < 0)
+    return -1;
+  return wait_gone(svc, ns, NULL, cluster, err);
 }

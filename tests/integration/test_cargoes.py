@@ -1,0 +1,242 @@
+"""Cargoes on the reconcile loop: the seed tutorial's path (an HTTP app answering its
+request headers and env as JSON), variables, replicas and DNS round robin, restarts with
+back-off, rolling replacement that stops on a failing version, scaling, a nanocld killed
+during a rollout, removal. Each module's nanocld runs in a network namespace of its own."""
+
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import check_error
+from test_networks import BUSYBOX_WGET, IMAGE, api, archive, make_daemon  # noqa: F401
+from registry import images  # noqa: F401
+
+pytestmark = pytest.mark.skipif(subprocess.run(["which", "runc"], capture_output=True)
+                                .returncode != 0, reason="runc is not installed")
+
+# The app: busybox httpd on $PORT (default 9000) with a CGI answering the request's
+# headers (HTTP_*) and the container's env as one JSON object.
+APP = r"""
+mkdir -p /www/cgi-bin
+cat > /www/cgi-bin/app <<'APPEOF'
+#!/bin/sh
+printf 'Content-Type: application/json\r\n\r\n{'
+sep=''
+env | while IFS='=' read -r k v; do
+  printf '%s"%s": "%s"' "$sep" "$k" "$v"
+  sep=', '
+done
+printf '}\n'
+APPEOF
+chmod 755 /www/cgi-bin/app
+exec httpd -f -p "${PORT:-9000}" -h /www
+"""
+
+
+@pytest.fixture(scope="module")
+def cd(tmp_path_factory, archive):
+    d = make_daemon(tmp_path_factory, archive)
+    yield d
+    for c in d.request("GET", "/v1/cargoes")[2]:
+        d.request("DELETE", f"/v1/cargoes/{c['name']}")
+    for c in d.request("GET", "/v1/clusters")[2]:
+        d.request("DELETE", f"/v1/clusters/{c['name']}")
+    d.teardown()
+
+
+def ask(d, ip, path="/cgi-bin/app", port=9000):
+    r = d.run(*BUSYBOX_WGET, f"http://{ip}:{port}{path}")
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout)
+
+
+def cargo(d, name):
+    return api(d, "GET", f"/v1/cargoes/{name}", want=200)
+
+
+def running(d, name, n=None, version=None, timeout=30):
+    """Waits until the cargo has n running instances (all of `version` when given)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = cargo(d, name)
+        want = n if n is not None else c["spec"].get("replicas", 1)
+        insts = [i for i in c["instances"] if i["state"] == "running" and
+                 (version is None or i["version"] == version)]
+        if len(insts) == want and len(c["instances"]) == want:
+            return c
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name}: never {want} running: {json.dumps(c, indent=1)}")
+        time.sleep(0.1)
+
+
+def setup_cargo(d, cl, name, replicas=1, **spec):
+    if d.request("GET", f"/v1/clusters/{cl}")[0] == 404:
+        api(d, "POST", "/v1/clusters", {"name": cl}, 201)
+        api(d, "POST", f"/v1/clusters/{cl}/networks", {"name": "front"}, 201)
+    body = {"name": name, "image": IMAGE, "cmd": ["sh", "-c", APP], "replicas": replicas}
+    body.update(spec)
+    api(d, "POST", "/v1/cargoes", body, 201)
+    api(d, "POST", f"/v1/clusters/{cl}/join", {"network": "front", "cargo": name}, 204)
+    return running(d, name)
+
+
+def test_tutorial_path_variables_and_names(cd):
+    c = setup_cargo(cd, "dev", "my-cargo")
+    (inst,) = c["instances"]
+    assert inst["name"] == "global-dev-my-cargo-1" and inst["ip"], inst
+    answer = ask(cd, inst["ip"])
+    assert answer and answer.get("HTTP_HOST", "").startswith(inst["ip"]), answer
+    # A variable of the cluster, used in the env: the new version answers with it.
+    api(cd, "POST", "/v1/clusters/dev/variables", {"name": "CLUSTER", "value": "DEV"}, 201)
+    out = api(cd, "PATCH", "/v1/cargoes/my-cargo", {"env": ["CLUSTER={{vars.CLUSTER}}"]}, 200)
+    assert out["version"] == 2
+    c = running(cd, "my-cargo", 1, version=2)
+    assert ask(cd, c["instances"][0]["ip"])["CLUSTER"] == "DEV"
+    assert c["instances"][0]["name"] == "global-dev-my-cargo-1"
+    # A template naming a variable the cluster does not have: refused, nothing changes.
+    status, _, body = cd.request("PATCH", "/v1/cargoes/my-cargo",
+                                 body={"env": ["X={{vars.NOPE}}"]})
+    check_error(status, body, 422, "invalid", "NOPE", "dev")
+    assert cargo(cd, "my-cargo")["version"] == 2
+    # Three replicas: distinct addresses, all answering, the cargo's name resolving to all.
+    api(cd, "POST", "/v1/cargoes/my-cargo/scale", {"replicas": 3}, 200)
+    c = running(cd, "my-cargo", 3)
+    ips = sorted(i["ip"] for i in c["instances"])
+    assert len(set(ips)) == 3
+    assert all(ask(cd, ip)["CLUSTER"] == "DEV" for ip in ips)
+    gw = api(cd, "GET", "/v1/clusters/dev/networks/front", want=200)["gateway"]
+    r = cd.run("busybox", "nslookup", "my-cargo", gw, check=0)
+    assert all(ip in r.stdout for ip in ips), r.stdout
+    hist = api(cd, "GET", "/v1/cargoes/my-cargo/history", want=200)
+    assert [h["version"] for h in hist] == [3, 2, 1] and hist[0]["current"]
+
+
+def test_killed_instance_comes_back(cd):
+    c = setup_cargo(cd, "kb", "crash")
+    inst = c["instances"][0]
+    pid = api(cd, "GET", f"/v1/containers/{inst['id']}", want=200)["pid"]
+    subprocess.run(["kill", "-9", str(pid)], check=True)
+    deadline = time.monotonic() + 10
+    while True:
+        s = api(cd, "GET", f"/v1/containers/{inst['id']}", want=200)
+        if s["state"] == "running" and s["pid"] != pid:
+            break
+        assert time.monotonic() < deadline, s
+        time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while ask(cd, inst["ip"]) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    cd.request("DELETE", "/v1/cargoes/crash")
+
+
+def test_failing_version_stops_rollout_old_keeps_answering(cd):
+    c = setup_cargo(cd, "ro", "roll", replicas=2)
+    ips = [i["ip"] for i in c["instances"]]
+    failures, stop = [], threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            for ip in ips:
+                if ask(cd, ip) is None:
+                    failures.append(ip)
+            time.sleep(0.05)
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        api(cd, "PATCH", "/v1/cargoes/roll", {"cmd": ["sh", "-c", "exit 3"]}, 200)
+        deadline = time.monotonic() + 30
+        while not cargo(cd, "roll")["rollout"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join()
+    c = cargo(cd, "roll")
+    assert "stopped" in c["rollout"] and "version 2" in c["rollout"], c["rollout"]
+    assert sorted(i["ip"] for i in c["instances"] if i["state"] == "running") == sorted(ips)
+    assert all(i["version"] == 1 for i in c["instances"]), c["instances"]
+    assert not failures, failures
+    # Reverting to version 1 is a new version (3) that converges.
+    api(cd, "POST", "/v1/cargoes/roll/revert", {"version": 1}, 200)
+    c = running(cd, "roll", 2, version=3)
+    assert c["rollout"] == ""
+    cd.request("DELETE", "/v1/cargoes/roll")
+
+
+def test_scale_up_and_down(cd):
+    setup_cargo(cd, "sc", "many")
+    api(cd, "POST", "/v1/cargoes/many/scale", {"replicas": 10}, 200)
+    c = running(cd, "many", 10, timeout=90)
+    assert sorted(i["instance"] for i in c["instances"]) == list(range(1, 11))
+    api(cd, "POST", "/v1/cargoes/many/scale", {"replicas": 2}, 200)
+    c = running(cd, "many", 2, timeout=60)
+    assert sorted(i["instance"] for i in c["instances"]) == [1, 2]
+    cd.request("DELETE", "/v1/cargoes/many")
+
+
+def test_cargo_rm_leaves_nothing(cd):
+    setup_cargo(cd, "gone", "tmp", replicas=2)
+    before = [x["name"] for x in api(cd, "GET", "/v1/containers?all=true", want=200)]
+    assert "global-gone-tmp-1" in before
+    status, _, _ = cd.request("DELETE", "/v1/cargoes/tmp")
+    assert status == 204
+    after = [x["name"] for x in api(cd, "GET", "/v1/containers?all=true", want=200)]
+    assert not [n for n in after if n.startswith("global-gone-tmp")], after
+    assert "tmp" not in [c["name"] for c in api(cd, "GET", "/v1/cargoes", want=200)]
+    status, _, _ = cd.request("DELETE", "/v1/clusters/gone")
+    assert status == 204
+
+
+def test_bad_input(cd):
+    api(cd, "POST", "/v1/cargoes", {"name": "bad", "image": IMAGE}, 201)
+    for body, status_want, word in (
+            ({"name": "x", "image": IMAGE, "replicas": -1}, 422, "replicas"),
+            ({"name": "x", "image": IMAGE, "replicas": 5000}, 422, "replicas"),
+            ({"name": "x"}, 422, "image"),
+            ({"name": "x", "image": IMAGE, "restart": "sometimes"}, 422, "restart"),
+            ({"name": "x", "image": IMAGE, "cluster": "a"}, 422, "cluster"),
+            ({"name": "bad", "image": IMAGE}, 409, "already exists")):
+        status, _, out = cd.request("POST", "/v1/cargoes", body=body)
+        assert status == status_want and word in out["error"], (body, status, out)
+    api(cd, "POST", "/v1/clusters", {"name": "bi"}, 201)
+    api(cd, "POST", "/v1/clusters/bi/networks", {"name": "front"}, 201)
+    for body, word in (({"network": "front", "cargo": "nope"}, "nope"),
+                       ({"network": "nope", "cargo": "bad"}, "nope")):
+        status, _, out = cd.request("POST", "/v1/clusters/bi/join", body=body)
+        check_error(status, out, 404, "not_found", word)
+    status, _, out = cd.request("POST", "/v1/clusters/none/join",
+                                body={"network": "front", "cargo": "bad"})
+    check_error(status, out, 404, "not_found", "none")
+    status, _, out = cd.request("PATCH", "/v1/cargoes/nope", body={"replicas": 2})
+    check_error(status, out, 404, "not_found", "nope")
+    status, _, out = cd.request("POST", "/v1/cargoes/bad/scale", body={"replicas": "x"})
+    check_error(status, out, 422, "invalid", "replicas")
+    cd.request("DELETE", "/v1/cargoes/bad")
+    cd.request("DELETE", "/v1/clusters/bi")
+
+
+def test_kill9_during_rollout_converges(tmp_path_factory, archive):
+    d = make_daemon(tmp_path_factory, archive)
+    try:
+        setup_cargo(d, "k9", "kr", replicas=3)
+        api(d, "PATCH", "/v1/cargoes/kr", {"env": ["V=2"]}, 200)
+        time.sleep(1.2)  # in the middle of replacing instance 1 or 2
+        d.kill9()
+        d.start()
+        c = running(d, "kr", 3, version=2, timeout=60)
+        assert sorted(i["name"] for i in c["instances"]) == [f"global-k9-kr-{n}"
+                                                             for n in (1, 2, 3)]
+        assert all(ask(d, i["ip"])["V"] == "2" for i in c["instances"])
+        d.request("DELETE", "/v1/cargoes/kr")
+        d.request("DELETE", "/v1/clusters/k9")
+    finally:
+        for c in d.request("GET", "/v1/containers?all=true")[2]:
+            d.cli("container", "rm", "-f", c["id"], check=None)
+        d.teardown()
