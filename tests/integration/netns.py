@@ -7,6 +7,9 @@ test's mount namespace, so /proc/mounts shows its overlay mounts)."""
 
 import glob
 import os
+import shutil
+import tempfile
+from pathlib import Path
 import signal
 import subprocess
 import uuid
@@ -24,13 +27,19 @@ class NetnsDaemon(Daemon):
         self.netns_path = f"/run/netns/{self.netns}"
         self.sh("ip link set lo up")
         extra = insecure_args(*registries) + list(extra_args)
-        # dnsmasq reads its hosts file as nobody: the run dir's parents (pytest makes
-        # them 0700) must let others through, as /run does.
-        p = os.path.abspath(base)
-        while p not in ("/", "/tmp"):
-            os.chmod(p, os.stat(p).st_mode | 0o111)
-            p = os.path.dirname(p)
-        super().__init__(base, extra_args=extra, **kw)
+        # dnsmasq reads its hosts file as nobody: the run dir's parents must let others
+        # through, as /run does. pytest keeps its own tmp root 0700 (and resets it when
+        # any pytest session starts), so the run dir lives in a dir of its own.
+        self.run_base = tempfile.mkdtemp(prefix="nanocl-test-run-")
+        os.chmod(self.run_base, 0o711)
+        start = kw.pop("start", True)
+        super().__init__(base, extra_args=extra, start=False, **kw)
+        self.run_dir = Path(self.run_base)
+        self.sock = self.run_dir / "nanocl.sock"
+        self.host = f"unix://{self.sock}"
+        self.pid_file = self.run_dir / "nanocld.pid"
+        if start:
+            self.start()
 
     def argv_env(self):
         argv, env = super().argv_env()
@@ -64,3 +73,4 @@ class NetnsDaemon(Daemon):
             except (ValueError, OSError):
                 pass
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
+        shutil.rmtree(self.run_base, ignore_errors=True)

@@ -109,7 +109,7 @@ def test_tutorial_path_variables_and_names(cd):
     assert len(set(ips)) == 3
     assert all(ask(cd, ip)["CLUSTER"] == "DEV" for ip in ips)
     gw = api(cd, "GET", "/v1/clusters/dev/networks/front", want=200)["gateway"]
-    r = cd.run("busybox", "nslookup", "my-cargo", gw, check=0)
+    r = cd.run("busybox", "nslookup", "my-cargo", gw)
     assert all(ip in r.stdout for ip in ips), r.stdout
     hist = api(cd, "GET", "/v1/cargoes/my-cargo/history", want=200)
     assert [h["version"] for h in hist] == [3, 2, 1] and hist[0]["current"]
@@ -151,7 +151,8 @@ def test_failing_version_stops_rollout_old_keeps_answering(cd):
     try:
         api(cd, "PATCH", "/v1/cargoes/roll", {"cmd": ["sh", "-c", "exit 3"]}, 200)
         deadline = time.monotonic() + 30
-        while not cargo(cd, "roll")["rollout"]:
+        while not cargo(cd, "roll")["rollout"] or \
+                any(i["version"] != 1 for i in cargo(cd, "roll")["instances"]):
             assert time.monotonic() < deadline
             time.sleep(0.1)
         time.sleep(0.5)
@@ -240,3 +241,68 @@ def test_kill9_during_rollout_converges(tmp_path_factory, archive):
         for c in d.request("GET", "/v1/containers?all=true")[2]:
             d.cli("container", "rm", "-f", c["id"], check=None)
         d.teardown()
+
+
+def test_variable_change_rolls_and_used_variable_stays(cd):
+    api(cd, "POST", "/v1/clusters", {"name": "vr"}, 201)
+    api(cd, "POST", "/v1/clusters/vr/networks", {"name": "front"}, 201)
+    api(cd, "POST", "/v1/clusters/vr/variables", {"name": "MODE", "value": "one"}, 201)
+    setup_cargo(cd, "vr", "varc", env=["MODE={{vars.MODE}}"],
+                dns_entry="10.9.9.9:api.{{vars.MODE}}.test")
+    c = running(cd, "varc", 1, version=1)
+    assert ask(cd, c["instances"][0]["ip"])["MODE"] == "one"
+    gw = api(cd, "GET", "/v1/clusters/vr/networks/front", want=200)["gateway"]
+    r = cd.run("busybox", "nslookup", "api.one.test", gw)  # exit 1: no AAAA record
+    assert "10.9.9.9" in r.stdout, r.stdout
+    # The same value: nothing rolls. Another: a new version, rolled out.
+    api(cd, "POST", "/v1/clusters/vr/variables", {"name": "MODE", "value": "one"}, 201)
+    assert cargo(cd, "varc")["version"] == 1
+    api(cd, "POST", "/v1/clusters/vr/variables", {"name": "MODE", "value": "two"}, 201)
+    c = running(cd, "varc", 1, version=2)
+    assert ask(cd, c["instances"][0]["ip"])["MODE"] == "two"
+    assert "variable MODE" in api(cd, "GET", "/v1/cargoes/varc/history", want=200)[0]["note"]
+    status, _, out = cd.request("DELETE", "/v1/clusters/vr/variables/MODE")
+    check_error(status, out, 409, "conflict", "MODE", "varc")
+    cd.request("DELETE", "/v1/cargoes/varc")
+    cd.request("DELETE", "/v1/clusters/vr")
+
+
+def test_health_check_replaces_and_gates_rollout(cd):
+    health = {"cmd": ["sh", "-c", "test ! -f /tmp/sick"], "interval": 1, "retries": 2}
+    c = setup_cargo(cd, "hc", "healthy", health=health)
+    old = c["instances"][0]["id"]
+    cd.cli("container", "exec", old, "sh", "-c", "echo > /tmp/sick", check=0)
+    deadline = time.monotonic() + 20
+    while True:
+        c = cargo(cd, "healthy")
+        ids = [i["id"] for i in c["instances"] if i["state"] == "running"]
+        if ids and old not in ids:
+            break
+        assert time.monotonic() < deadline, c
+        time.sleep(0.2)
+    # A version whose check never passes: the rollout stops, the old instance stays.
+    api(cd, "PATCH", "/v1/cargoes/healthy",
+        {"health": {"cmd": ["false"], "interval": 1, "retries": 2}}, 200)
+    deadline = time.monotonic() + 30
+    while "health" not in cargo(cd, "healthy")["rollout"]:
+        assert time.monotonic() < deadline, cargo(cd, "healthy")
+        time.sleep(0.2)
+    while [i["version"] for i in cargo(cd, "healthy")["instances"]] != [1]:
+        assert time.monotonic() < deadline, cargo(cd, "healthy")  # the new one goes
+        time.sleep(0.1)
+    cd.request("DELETE", "/v1/cargoes/healthy")
+
+
+def test_pull_policy_never_with_a_missing_image(cd):
+    api(cd, "POST", "/v1/clusters", {"name": "pp"}, 201)
+    api(cd, "POST", "/v1/clusters/pp/networks", {"name": "front"}, 201)
+    api(cd, "POST", "/v1/cargoes", {"name": "nopull", "image": "nowhere/none:1",
+                                    "pull_policy": "never"}, 201)
+    api(cd, "POST", "/v1/clusters/pp/join", {"network": "front", "cargo": "nopull"}, 204)
+    deadline = time.monotonic() + 10
+    while "never" not in cargo(cd, "nopull")["rollout"]:
+        assert time.monotonic() < deadline, cargo(cd, "nopull")
+        time.sleep(0.1)
+    assert cargo(cd, "nopull")["instances"] == []
+    cd.request("DELETE", "/v1/cargoes/nopull")
+    cd.request("DELETE", "/v1/clusters/pp")

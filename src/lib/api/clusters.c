@@ -228,8 +228,17 @@ int api_variable_create(struct api_req *req, struct api_resp *resp, struct nc_er
     r = nc_json_get_string(body, "name", true, &name, err);
   if (r == 0)
     r = nc_json_get_string(body, "value", true, &value, err);
+  /* Setting a variable to the value it has rolls nothing. */
+  bool same = false;
+  struct store_variable_list vars = { 0 };
+  if (r == 0 && model_variable_list(req->cfg->store, ns, req->params[0], &vars, err) == 0)
+    for (size_t i = 0; i < vars.len; i++)
+      same |= !strcmp(vars.items[i].name, name) && !strcmp(vars.items[i].value, value);
+  store_variable_list_free(&vars);
   if (r == 0)
     r = model_variable_set(req->cfg->store, ns, req->params[0], name, value, err);
+  if (r == 0 && !same)
+    r = cargo_variable_changed(req->cfg->cargoes, ns, req->params[0], name, err);
   if (r == 0)
     api_resp_json(resp, 201, json_pack("{s:s, s:s}", "name", name, "value", value));
   json_decref(body);
@@ -259,6 +268,7 @@ int api_variable_delete(struct api_req *req, struct api_resp *resp, struct nc_er
 {
   const char *ns;
   if (api_query_ns(req, &ns, err) < 0 ||
+      cargo_variable_check_unused(req->cfg->cargoes, ns, req->params[0], req->params[1], err) < 0 ||
       model_variable_delete(req->cfg->store, ns, req->params[0], req->params[1], err) < 0)
     return -1;
   resp->status = 204;

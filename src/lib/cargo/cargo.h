@@ -26,6 +26,10 @@
 #include "store/store.h"
 
 #define CARGO_REPLICAS_MAX 1000
+/* Health check defaults (Docker's are 30 s / 30 s / 3 / 0). */
+#define CARGO_HEALTH_INTERVAL_S 10
+#define CARGO_HEALTH_TIMEOUT_S 5
+#define CARGO_HEALTH_RETRIES 3
 
 struct cargo_service {
   struct store *store;
@@ -77,6 +81,14 @@ int cargo_join(struct cargo_service *svc, const char *ns, const char *cluster,
 int cargo_leave_cluster(struct cargo_service *svc, const char *ns, const char *cluster,
                         struct nc_err *err);
 
+/* A variable of `cluster` was set: every cargo joined there whose spec names it gets a
+ * new version (same spec), which the loop rolls out. */
+int cargo_variable_changed(struct cargo_service *svc, const char *ns, const char *cluster,
+                           const char *name, struct nc_err *err);
+/* NC_ERR_CONFLICT when a cargo joined to `cluster` names variable `name`. */
+int cargo_variable_check_unused(struct cargo_service *svc, const char *ns, const char *cluster,
+                                const char *name, struct nc_err *err);
+
 /* spec.c: validation and what an instance's container spec is. */
 /* Checks a cargo spec (all of it: `image` required). Errors name the field. */
 int cargo_spec_validate(const json_t *spec, struct nc_err *err);
@@ -92,3 +104,10 @@ struct cargo_restart {
   int max_retries; /* on-failure:N; 0 = no limit */
 };
 void cargo_restart_policy(const json_t *spec, struct cargo_restart *out);
+
+/* health.c: whether instance `id` passes the spec's health.cmd now (exit 0 within
+ * health.timeout); true when the spec has no check. */
+bool cargo_health_probe(struct container_service *svc, const char *ns, const char *id,
+                        const json_t *spec);
+/* health.KEY of a spec when set and > 0, else `fallback`. */
+int cargo_health_param(const json_t *spec, const char *key, int fallback);

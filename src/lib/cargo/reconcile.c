@@ -22,7 +22,9 @@
 struct backoff {
   char id[65];
   int count;
-  uint64_t next_ms; /* monotonic */
+  uint64_t next_ms;        /* monotonic */
+  int health_failures;     /* consecutive failed health checks */
+  uint64_t health_next_ms; /* next check (0: not scheduled yet) */
   struct backoff *next;
 };
 
@@ -146,6 +148,29 @@ static void state_now(struct cargo_service *svc, const char *id, char state[16],
   }
 }
 
+/* The image of a new instance, per the pull policy: if-not-present (default) pulls it
+ * when the store lacks it, always pulls it for every new instance (a moved tag is
+ * followed), never only uses what is there. */
+static int ensure_image(struct cargo_service *svc, const struct store_cargo *c,
+                        const json_t *spec, struct nc_err *err)
+{
+  const char *ref = json_string_value(json_object_get(spec, "image"));
+  const char *policy = json_string_value(json_object_get(spec, "pull_policy"));
+  json_t *img = NULL;
+  struct nc_err missing = NC_ERR_INIT;
+  bool have = image_inspect(svc->containers->images, ref, &img, &missing) == 0;
+  json_decref(img);
+  if (policy && !strcmp(policy, "never"))
+    return have ? 0 : nc_err_set(err, NC_ERR_NOT_FOUND,
+                                 "image '%.200s' is not here and the pull policy is never", ref);
+  if (have && !(policy && !strcmp(policy, "always")))
+    return 0;
+  nc_log(NC_LOG_INFO, "cargo %s/%s: pulling %s", c->namespace_, c->name, ref);
+  if (image_pull(svc->containers->images, ref, NULL, NULL, NULL, NULL, err) < 0)
+    return nc_err_wrap(err, "pulling %.200s", ref);
+  return 0;
+}
+
 /* Creates and starts instance n of version `version`; *id gets its id. A failure leaves
  * no container behind when `keep_failed` is false. */
 static int start_new(struct cargo_service *svc, const struct store_cargo *c, const json_t *spec,
@@ -166,6 +191,8 @@ static int start_new(struct cargo_service *svc, const struct store_cargo *c, con
   if (r == 0)
     json_object_set_new(body, "name", json_string(name));
   struct container_owner owner = { c->name, c->version, n };
+  if (r == 0)
+    r = ensure_image(svc, c, spec, err);
   if (r == 0)
     r = container_create_owned(svc->containers, c->namespace_, body, &owner, &out, err);
   json_decref(body);
@@ -212,19 +239,57 @@ static bool restart_due(struct cargo_service *svc, struct world *w, const json_t
   return true;
 }
 
-/* Waits MIN_READY_MS for a new instance to prove itself: false if it ended. */
-static bool stays_up(struct cargo_service *svc, const char *id, int *code)
+/* Waits for a new instance to prove itself: up for MIN_READY_MS, or with a health
+ * check, passing it within start_period + interval × retries. False if it ended or never
+ * became healthy. */
+static bool stays_up(struct cargo_service *svc, const char *ns, const char *id,
+                     const json_t *spec, int *code)
 {
   char state[16];
-  for (int waited = 0; waited < MIN_READY_MS; waited += 100) {
+  bool health = json_object_get(spec, "health") != NULL;
+  int limit = MIN_READY_MS;
+  if (health)
+    limit = 1000 * (cargo_health_param(spec, "start_period", 0) +
+                    cargo_health_param(spec, "interval", CARGO_HEALTH_INTERVAL_S) *
+                      cargo_health_param(spec, "retries", CARGO_HEALTH_RETRIES));
+  for (int waited = 0; waited < limit; waited += 100) {
     if (atomic_load(&svc->stopping))
       return false;
     usleep(100 * 1000);
     state_now(svc, id, state, code);
     if (strcmp(state, "running"))
       return false;
+    /* Checked every half second here: a rollout should not wait a whole interval. */
+    if (health && waited % 500 == 0 && cargo_health_probe(svc->containers, ns, id, spec))
+      return true;
   }
-  return true;
+  return !health;
+}
+
+/* A running instance with a health check: checked every interval; after `retries`
+ * failures in a row it is unhealthy and goes (a new one takes its slot). */
+static bool healthy(struct cargo_service *svc, struct world *w, const json_t *spec,
+                    const struct store_container *ct)
+{
+  if (!json_object_get(spec, "health"))
+    return true;
+  struct backoff *b = backoff_of(svc, ct->id);
+  if (!b)
+    return true;
+  uint64_t now = now_ms();
+  if (b->health_next_ms == 0)
+    b->health_next_ms = now + 1000u * (unsigned)cargo_health_param(spec, "start_period", 0);
+  if (now >= b->health_next_ms) {
+    if (cargo_health_probe(svc->containers, ct->namespace_, ct->id, spec))
+      b->health_failures = 0;
+    else
+      b->health_failures++;
+    b->health_next_ms =
+      now + 1000u * (unsigned)cargo_health_param(spec, "interval", CARGO_HEALTH_INTERVAL_S);
+  }
+  if (!w->wake_ms || b->health_next_ms < w->wake_ms)
+    w->wake_ms = b->health_next_ms;
+  return b->health_failures < cargo_health_param(spec, "retries", CARGO_HEALTH_RETRIES);
 }
 
 /* One slot (cargo, cluster, instance n). Returns false when the rollout stopped here. */
@@ -249,6 +314,12 @@ static bool converge_slot(struct cargo_service *svc, struct world *w, const stru
   }
   struct nc_err err = NC_ERR_INIT;
   if (cur && !strcmp(cur->state, "running")) {
+    if (!nold && !healthy(svc, w, spec, cur)) {
+      nc_log(NC_LOG_WARN, "cargo %s: %s is unhealthy (%d checks failed): replacing it",
+             c->name, cur->name, cargo_health_param(spec, "retries", CARGO_HEALTH_RETRIES));
+      remove_instance(svc, cur, "unhealthy");
+      return true; /* the next pass makes a new one */
+    }
     for (size_t i = 0; i < nold; i++)
       remove_instance(svc, olds[i], "replaced by a newer version");
     if (strcmp(cur->name, canon))
@@ -308,20 +379,26 @@ static bool converge_slot(struct cargo_service *svc, struct world *w, const stru
     }
     return !nold; /* with nothing older, the restart policy tries again later */
   }
-  if (!nold)
+  if (!nold) {
+    /* Its health checks are scheduled by the next pass. */
+    if (json_object_get(spec, "health") && (!w->wake_ms || w->wake_ms > now_ms() + 100))
+      w->wake_ms = now_ms() + 100;
     return true;
+  }
   int code = 0;
   struct store_container fresh = { 0 };
   snprintf(fresh.id, sizeof fresh.id, "%s", id);
   snprintf(fresh.name, sizeof fresh.name, "%.63s", name);
   snprintf(fresh.namespace_, sizeof fresh.namespace_, "%s", c->namespace_);
   snprintf(fresh.cargo, sizeof fresh.cargo, "%s", c->name);
-  if (!stays_up(svc, id, &code)) {
+  if (!stays_up(svc, c->namespace_, id, spec, &code)) {
     char why[400];
     snprintf(why, sizeof why,
-             "rollout of version %lld stopped: instance %d exited with %d within %d ms; the "
-             "previous version keeps running",
-             (long long)c->version, n, code, MIN_READY_MS);
+             "rollout of version %lld stopped: instance %d %s; the previous version keeps "
+             "running",
+             (long long)c->version, n,
+             json_object_get(spec, "health") ? "never passed its health check"
+                                             : "exited within its first second");
     set_rollout(svc, c, why);
     remove_instance(svc, &fresh, "its rollout failed");
     return false;

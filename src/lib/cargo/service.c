@@ -438,3 +438,93 @@ int cargo_leave_cluster(struct cargo_service *svc, const char *ns, const char *c
     return -1;
   return wait_gone(svc, ns, NULL, cluster, err);
 }
+
+/* Whether `spec` names {{vars.NAME}} (spaces allowed inside the braces). */
+static bool uses_variable(const char *spec, const char *name)
+{
+  size_t len = strlen(name);
+  for (const char *p = strstr(spec, "vars."); p; p = strstr(p + 1, "vars.")) {
+    const char *q = p + 5;
+    if (strncmp(q, name, len) != 0)
+      continue;
+    char next = q[len];
+    if (!((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') ||
+          (next >= '0' && next <= '9') || next == '_'))
+      return true;
+  }
+  return false;
+}
+
+/* The cargoes joined to `cluster` whose spec names variable `name`, into *out. */
+static int users_of(struct store_tx *tx, const char *ns, const char *cluster, const char *name,
+                    struct store_cargo_list *out, struct nc_err *err)
+{
+  struct store_join_list joins = { 0 };
+  struct store_cargo_list all = { 0 };
+  int r = store_join_list(tx, ns, NULL, cluster, &joins, err);
+  if (r == 0)
+    r = store_cargo_list(tx, ns, &all, err);
+  size_t k = 0;
+  for (size_t i = 0; r == 0 && i < all.len; i++) {
+    bool keep = false;
+    for (size_t j = 0; j < joins.len && !keep; j++)
+      keep = !strcmp(joins.items[j].cargo, all.items[i].name) &&
+             uses_variable(all.items[i].spec, name);
+    if (keep)
+      all.items[k++] = all.items[i];
+    else
+      store_cargo_free(&all.items[i]);
+  }
+  all.len = r == 0 ? k : all.len;
+  store_join_list_free(&joins);
+  if (r < 0) {
+    store_cargo_list_free(&all);
+    return -1;
+  }
+  *out = all;
+  return 0;
+}
+
+int cargo_variable_changed(struct cargo_service *svc, const char *ns, const char *cluster,
+                           const char *name, struct nc_err *err)
+{
+  struct store_tx *tx;
+  struct store_cargo_list users = { 0 };
+  if (store_begin(svc->store, STORE_TX_WRITE, &tx, err) < 0)
+    return -1;
+  int r = users_of(tx, ns, cluster, name, &users, err);
+  char note[128];
+  snprintf(note, sizeof note, "variable %.40s of %.40s changed", name, cluster);
+  /* The same spec as a new version: the loop rolls its instances, one at a time. */
+  for (size_t i = 0; r == 0 && i < users.len; i++) {
+    int64_t v;
+    r = store_cargo_new_version(tx, ns, users.items[i].name, users.items[i].spec, note, &v, err);
+  }
+  if (r < 0)
+    store_rollback(tx);
+  else
+    r = store_commit(tx, err);
+  if (r == 0 && users.len) {
+    nc_log(NC_LOG_INFO, "%s: rolling %zu cargo%s", note, users.len, users.len == 1 ? "" : "es");
+    cargo_wake(svc);
+  }
+  store_cargo_list_free(&users);
+  return r;
+}
+
+int cargo_variable_check_unused(struct cargo_service *svc, const char *ns, const char *cluster,
+                                const char *name, struct nc_err *err)
+{
+  struct store_tx *tx;
+  struct store_cargo_list users = { 0 };
+  if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
+    return -1;
+  int r = users_of(tx, ns, cluster, name, &users, err);
+  store_commit(tx, &(struct nc_err)NC_ERR_INIT);
+  if (r == 0 && users.len)
+    r = nc_err_set(err, NC_ERR_CONFLICT,
+                   "variable %s is used by cargo '%s' in cluster '%s'; change the cargo first",
+                   name, users.items[0].name, cluster);
+  store_cargo_list_free(&users);
+  return r;
+}

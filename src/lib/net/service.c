@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "model/cluster.h"
 #include "net/dns.h"
 #include "net/netlink.h"
 #include "net/nft.h"
@@ -135,6 +136,48 @@ int net_rules_sync(struct net_service *svc, struct nc_err *err)
   return r;
 }
 
+/* The dns_entry ("IP:DOMAIN", {{vars.…}} rendered with the cluster's variables) of each
+ * cargo joined on network `n`: DOMAIN answers IP there. A cargo whose entry cannot be
+ * rendered is skipped (its rollout says why). */
+static int dns_entries(struct net_service *svc, const struct store_network *n, struct nc_buf *hosts,
+                       struct nc_err *err)
+{
+  struct store_tx *tx;
+  struct store_join_list joins = { 0 };
+  struct store_variable_list vars = { 0 };
+  if (store_begin(svc->store, STORE_TX_READ, &tx, err) < 0)
+    return -1;
+  int r = store_join_list(tx, n->namespace_, NULL, n->cluster, &joins, err);
+  if (r == 0)
+    r = store_variable_list(tx, n->namespace_, n->cluster, &vars, err);
+  for (size_t i = 0; r == 0 && i < joins.len; i++) {
+    struct store_cargo c = { 0 };
+    if (strcmp(joins.items[i].network, n->name) ||
+        store_cargo_get(tx, n->namespace_, joins.items[i].cargo, &c, err) < 0)
+      continue;
+    json_t *spec = json_loads(c.spec, 0, NULL);
+    const char *entry = json_string_value(json_object_get(spec, "dns_entry"));
+    char *text = NULL;
+    struct nc_err ignore = NC_ERR_INIT;
+    if (entry && model_variables_render(&vars, n->cluster, entry, &text, &ignore) == 0) {
+      char *colon = strchr(text, ':');
+      uint32_t a;
+      if (colon) {
+        *colon = '\0';
+        if (ip4_parse(text, &a) == 0 && nc_buf_printf(hosts, "%s %s\n", text, colon + 1) < 0)
+          r = nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
+      }
+    }
+    free(text);
+    json_decref(spec);
+    store_cargo_free(&c);
+  }
+  store_commit(tx, &(struct nc_err)NC_ERR_INIT);
+  store_join_list_free(&joins);
+  store_variable_list_free(&vars);
+  return r;
+}
+
 /* The hosts file of one network's DNS server: each attached container's name. */
 int net_dns_sync(struct net_service *svc, const struct store_network *n, struct nc_err *err)
 {
@@ -158,6 +201,8 @@ int net_dns_sync(struct net_service *svc, const struct store_network *n, struct 
       r = nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   }
   store_attachment_list_free(&atts);
+  if (r == 0)
+    r = dns_entries(svc, n, &hosts, err);
   if (r == 0 && nc_buf_append(&hosts, "", 1) < 0)
     r = nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   if (r == 0) {
@@ -167,7 +212,11 @@ int net_dns_sync(struct net_service *svc, const struct store_network *n, struct 
                             .listen_addr = n->gateway,
                             .dnsmasq = svc->dnsmasq[0] ? svc->dnsmasq : NULL };
     r = dns_ensure(&c, hosts.data, err);
-    if (r < 0)
+    if (r < 0 && strstr(err->msg, "Permission denied"))
+      nc_err_wrap(err, "DNS server of network '%s' (dnsmasq reads %s as nobody: every "
+                       "directory above it must be searchable by others, chmod o+x)",
+                  n->name, svc->dns_dir);
+    else if (r < 0)
       nc_err_wrap(err, "DNS server of network '%s'", n->name);
   }
   nc_buf_free(&hosts);
