@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "client/client.h"
@@ -73,3 +74,17 @@ int cmd_system(struct cli *cli, int argc, char **argv);
 int cmd_container(struct cli *cli, int argc, char **argv);
 int cmd_container_ls(struct cli *cli, int argc, char **argv);
 int cmd_container_exec(struct cli *cli, int argc, char **argv);
+int cmd_cargo(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+
+/* Runs a command in a running container over the exec connection (cmd-exec.c):
+ * `body` holds "cmd" and optionally "env", "user", "workdir"; it is taken. Returns
+ * the command's exit code, or CLI_ERROR with the message printed. */
+int cli_exec(struct cli *cli, const char *ns, const char *container, json_t *body,
+             bool interactive, bool tty);
+/* Pulls `ref` showing its progress on `progress_out` (cmd-image.c); with `show`, then
+ * the image as pull prints it. Returns an exit code (errors printed). */
+int cli_image_pull(struct cli *cli, const char *ref, const char *platform, FILE *progress_out,
+                   bool show);
+/* 1 when nanocld has image `ref`, 0 when not, -1 on error (err set). */
+int cli_image_exists(struct cli *cli, const char *ref, struct nc_err *err);

@@ -1,4 +1,4 @@
-/* nanocl cluster create|ls|inspect|rm|start (variable and network: cmd-cluster-sub.c) */
+/* nanocl cluster create|ls|inspect|rm|start|join (variable and network: cmd-cluster-sub.c) */
 #include <stdio.h>
 #include <string.h>
 
@@ -244,12 +244,40 @@ static int cl_start(struct cli *cli, int argc, char **argv)
   return each_cluster(cli, argc, argv, "start", start_usage);
 }
 
+static const char join_usage[] =
+  "Usage: nanocl cluster join [-n NS] CLUSTER NETWORK CARGO\n"
+  "\n"
+  "Join a cargo to a cluster on one of its networks: nanocld makes the cargo's\n"
+  "instances there (<namespace>-<cluster>-<cargo>-<n>) and keeps them running.\n";
+
+static int cl_join(struct cli *cli, int argc, char **argv)
+{
+  const char *ns = NULL;
+  bool done;
+  int r = cluster_verb_parse(cli, "cluster join", argc, argv, join_usage, &ns, 3,
+                             "CLUSTER NETWORK CARGO", &done);
+  if (done)
+    return r;
+  struct nc_err err = NC_ERR_INIT;
+  char path[256];
+  json_t *body = json_pack("{s:s, s:s}", "network", argv[optind + 1], "cargo", argv[optind + 2]);
+  r = cluster_path(ns, argv[optind], "join", NULL, path, sizeof path, &err);
+  if (r == 0)
+    r = cli_call(cli, "POST", path, body, NULL, &err);
+  json_decref(body);
+  if (r < 0)
+    return cli_fail(&err);
+  printf("%s\n", argv[optind + 2]);
+  return CLI_OK;
+}
+
 static const struct cli_cmd verbs[] = {
   { "create", NULL, cl_create, "Create a cluster" },
   { "ls", "list", cl_ls, "List clusters" },
   { "inspect", NULL, cl_inspect, "Show a cluster, its variables, networks and containers" },
   { "rm", "remove delete", cl_rm, "Remove clusters with everything in them" },
   { "start", NULL, cl_start, "Start the containers of clusters" },
+  { "join", NULL, cl_join, "Join a cargo to the cluster on one of its networks" },
   { "variable", "var", cmd_cluster_variable, "Manage the variables of a cluster" },
   { "network", "net", cmd_cluster_network, "Manage the networks of a cluster" },
   { NULL, NULL, NULL, NULL },

@@ -9,6 +9,7 @@
 #include "base/parse.h"
 #include "cli.h"
 #include "output.h"
+#include "spec-opts.h"
 
 /* Options every verb takes: the namespace. */
 struct common {
@@ -23,33 +24,6 @@ static void path_for(const struct common *c, const char *name, const char *actio
            query ? "&" : "", query ? query : "");
 }
 
-/* "256m", "1g", "1048576" → bytes (1024-based, as Docker). */
-static int parse_size(const char *s, int64_t *out)
-{
-  char num[32];
-  size_t len = strlen(s);
-  if (len == 0 || len >= sizeof num)
-    return -1;
-  memcpy(num, s, len + 1);
-  uint64_t mult = 1;
-  char last = num[len - 1];
-  if (last == 'b' || last == 'B')
-    num[--len] = '\0', last = len ? num[len - 1] : '\0';
-  switch (last) {
-  case 'k': case 'K': mult = 1ULL << 10; break;
-  case 'm': case 'M': mult = 1ULL << 20; break;
-  case 'g': case 'G': mult = 1ULL << 30; break;
-  default: break;
-  }
-  if (mult > 1)
-    num[--len] = '\0';
-  uint64_t v;
-  if (nc_parse_u64(num, UINT64_MAX / mult, &v) < 0)
-    return -1;
-  *out = (int64_t)(v * mult);
-  return 0;
-}
-
 struct create_opts {
   struct common c;
   json_t *spec;
@@ -58,16 +32,6 @@ struct create_opts {
   int error; /* a usage error met while parsing */
 };
 
-static void append(json_t *spec, const char *key, const char *value)
-{
-  json_t *a = json_object_get(spec, key);
-  if (!a) {
-    a = json_array();
-    json_object_set_new(spec, key, a);
-  }
-  json_array_append_new(a, json_string(value));
-}
-
 enum { O_NAME = 256, O_HOSTNAME, O_DOMAIN, O_CPUS, O_PIDS, O_RO, O_CAPADD, O_CAPDROP, O_LABEL,
        O_STOPSIG, O_STOPTO, O_ENTRY, O_RM, O_CLUSTER, O_NETWORK };
 
@@ -75,66 +39,44 @@ static int create_opt(int c, const char *arg, void *ctx)
 {
   struct create_opts *o = ctx;
   int64_t n;
-  double d;
-  char *end;
   switch (c) {
   case 'n': o->c.ns = arg; break;
   case O_NAME: o->name = arg; break;
-  case 'e': append(o->spec, "env", arg); break;
-  case 'v': append(o->spec, "binds", arg); break;
+  case 'e': spec_append(o->spec, "env", arg); break;
+  case 'v': spec_append(o->spec, "binds", arg); break;
   case 'w': json_object_set_new(o->spec, "workdir", json_string(arg)); break;
   case 'u': json_object_set_new(o->spec, "user", json_string(arg)); break;
   case O_HOSTNAME: json_object_set_new(o->spec, "hostname", json_string(arg)); break;
   case O_DOMAIN: json_object_set_new(o->spec, "domainname", json_string(arg)); break;
   case 'm':
-    if (parse_size(arg, &n) < 0)
+    if (spec_parse_size(arg, &n) < 0)
       return cli_usage_error("container create", "invalid --memory '%s' (e.g. 256m, 1g)", arg);
     json_object_set_new(o->spec, "memory", json_integer(n));
     break;
   case O_CPUS:
-    d = strtod(arg, &end);
-    if (*end || end == arg)
+    if (spec_set_cpus(o->spec, arg) < 0)
       return cli_usage_error("container create", "invalid --cpus '%s' (e.g. 0.5, 2)", arg);
-    json_object_set_new(o->spec, "cpus", json_real(d));
     break;
   case O_PIDS:
-    if (!strcmp(arg, "-1"))
-      n = -1;
-    else if (nc_parse_u64(arg, 1u << 30, (uint64_t *)&n) < 0)
+    if (spec_set_pids(o->spec, arg) < 0)
       return cli_usage_error("container create", "invalid --pids-limit '%s'", arg);
-    json_object_set_new(o->spec, "pids_limit", json_integer(n));
     break;
   case O_RO: json_object_set_new(o->spec, "read_only", json_true()); break;
-  case O_CAPADD: append(o->spec, "cap_add", arg); break;
-  case O_CAPDROP: append(o->spec, "cap_drop", arg); break;
-  case O_LABEL: {
-    json_t *l = json_object_get(o->spec, "labels");
-    if (!l)
-      json_object_set_new(o->spec, "labels", l = json_object());
-    const char *eq = strchr(arg, '=');
-    char key[256];
-    snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
-    json_object_set_new(l, key, json_string(eq ? eq + 1 : ""));
-    break;
-  }
+  case O_CAPADD: spec_append(o->spec, "cap_add", arg); break;
+  case O_CAPDROP: spec_append(o->spec, "cap_drop", arg); break;
+  case O_LABEL: spec_set_pair(o->spec, "labels", arg); break;
   case O_STOPSIG: json_object_set_new(o->spec, "stop_signal", json_string(arg)); break;
   case O_STOPTO:
     if (nc_parse_u64(arg, 3600, (uint64_t *)&n) < 0)
       return cli_usage_error("container create", "invalid --stop-timeout '%s'", arg);
     json_object_set_new(o->spec, "stop_timeout", json_integer(n));
     break;
-  case O_ENTRY: {
-    json_t *a = json_array();
-    if (*arg)
-      json_array_append_new(a, json_string(arg));
-    json_object_set_new(o->spec, "entrypoint", a);
-    break;
-  }
+  case O_ENTRY: spec_set_entrypoint(o->spec, arg); break;
   case 'd': o->detach = true; break;
   case O_RM: o->rm = true; break;
   case O_CLUSTER: json_object_set_new(o->spec, "cluster", json_string(arg)); break;
   case O_NETWORK: json_object_set_new(o->spec, "network", json_string(arg)); break;
-  case 'p': append(o->spec, "publish", arg); break;
+  case 'p': spec_append(o->spec, "publish", arg); break;
   default: return CLI_USAGE;
   }
   return 0;
@@ -215,7 +157,7 @@ static int create_or_run(struct cli *cli, int argc, char **argv, bool run)
   if (o.name)
     json_object_set_new(o.spec, "name", json_string(o.name));
   for (int i = optind + 1; i < argc; i++)
-    append(o.spec, "cmd", argv[i]);
+    spec_append(o.spec, "cmd", argv[i]);
 
   struct nc_err err = NC_ERR_INIT;
   char path[512];

@@ -321,30 +321,38 @@ int cmd_container_exec(struct cli *cli, int argc, char **argv)
   for (int i = optind + 1; i < argc; i++)
     json_array_append_new(cmd, json_string(argv[i]));
   json_object_set_new(o.body, "cmd", cmd);
-  json_object_set_new(o.body, "tty", json_boolean(o.tty));
-  json_object_set_new(o.body, "stdin", json_boolean(o.interactive));
+  return cli_exec(cli, o.ns, argv[optind], o.body, o.interactive, o.tty);
+}
+
+int cli_exec(struct cli *cli, const char *ns, const char *container, json_t *body,
+             bool interactive, bool tty)
+{
+  struct nc_err err = NC_ERR_INIT;
+  int r;
+  json_object_set_new(body, "tty", json_boolean(tty));
+  json_object_set_new(body, "stdin", json_boolean(interactive));
 
   struct term t = { .size_fd = -1 };
-  bool terminal = o.tty && isatty(STDIN_FILENO);
-  if (o.tty)
+  bool terminal = tty && isatty(STDIN_FILENO);
+  if (tty)
     t.size_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : isatty(STDOUT_FILENO) ? STDOUT_FILENO : -1;
   uint16_t w, h;
   if (term_size(&t, &w, &h)) {
-    json_object_set_new(o.body, "width", json_integer(w));
-    json_object_set_new(o.body, "height", json_integer(h));
+    json_object_set_new(body, "width", json_integer(w));
+    json_object_set_new(body, "height", json_integer(h));
   }
   char path[512];
-  snprintf(path, sizeof path, "/v1/containers/%s/exec?namespace=%s", argv[optind],
-           o.ns ? o.ns : "global");
-  struct session s = { .sock = -1, .tty = o.tty, .stdin_open = o.interactive, .code = -1 };
+  snprintf(path, sizeof path, "/v1/containers/%s/exec?namespace=%s", container,
+           ns ? ns : "global");
+  struct session s = { .sock = -1, .tty = tty, .stdin_open = interactive, .code = -1 };
   char *extra = NULL;
   size_t extra_len = 0;
   if (!cli->client && nc_client_new(cli->host, &cli->client, &err) < 0)
     r = -1;
   else
-    r = nc_client_upgrade(cli->client, path, o.body, NC_EXEC_PROTOCOL, &s.sock, &extra,
+    r = nc_client_upgrade(cli->client, path, body, NC_EXEC_PROTOCOL, &s.sock, &extra,
                           &extra_len, &err);
-  json_decref(o.body);
+  json_decref(body);
   if (r < 0)
     return cli_fail(&err);
 
@@ -359,7 +367,7 @@ int cmd_container_exec(struct cli *cli, int argc, char **argv)
     cfmakeraw(&raw);
     t.raw = tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0;
   }
-  if (o.tty)
+  if (tty)
     queue_resize(&s, &t); /* the window may have changed since the request */
   int code = pump(&s, &t);
   term_restore(&t);

@@ -35,7 +35,7 @@ static int on_progress(void *ctx, json_t *line)
 
 /* Shows a pull or import stream; exit status from its last line. */
 static int finish_stream(struct cli *cli, struct progress *p, const char *asked, int rc,
-                         struct nc_err *err)
+                         struct nc_err *err, bool show)
 {
   const char *error;
   json_t *image = progress_result(p, &error);
@@ -45,6 +45,7 @@ static int finish_stream(struct cli *cli, struct progress *p, const char *asked,
   } else if (error || !image) {
     fprintf(stderr, "nanocl: %s\n", error ? error : "the stream ended without a result");
     status = CLI_ERROR;
+  } else if (!show) {
   } else if (cli->output != CLI_OUTPUT_TABLE) {
     out_document(cli, image, cli->output);
   } else {
@@ -95,19 +96,42 @@ static int img_pull(struct cli *cli, int argc, char **argv)
   if (argc - optind != 1)
     return cli_usage_error("container-image create", argc - optind ? "expected one NAME" : "missing NAME");
 
-  json_t *body = json_pack("{s:s}", "ref", argv[optind]);
+  return cli_image_pull(cli, argv[optind], platform, stdout, true);
+}
+
+int cli_image_pull(struct cli *cli, const char *ref, const char *platform, FILE *progress_out,
+                   bool show)
+{
+  json_t *body = json_pack("{s:s}", "ref", ref);
   if (platform)
     json_object_set_new(body, "platform", json_string(platform));
-  struct progress *p = progress_new(isatty(STDOUT_FILENO) && cli->output == CLI_OUTPUT_TABLE);
+  struct progress *p = progress_new(isatty(fileno(progress_out)) &&
+                                    (progress_out != stdout || cli->output == CLI_OUTPUT_TABLE));
+  progress_set_output(p, progress_out);
   struct nc_err err = NC_ERR_INIT;
   if (!cli->client && nc_client_new(cli->host, &cli->client, &err) < 0) {
     json_decref(body);
     progress_free(p);
     return cli_fail(&err);
   }
-  r = nc_client_stream(cli->client, "POST", "/v1/images/pull", body, on_progress, p, &err);
+  int r = nc_client_stream(cli->client, "POST", "/v1/images/pull", body, on_progress, p, &err);
   json_decref(body);
-  return finish_stream(cli, p, argv[optind], r, &err);
+  return finish_stream(cli, p, ref, r, &err, show);
+}
+
+int cli_image_exists(struct cli *cli, const char *ref, struct nc_err *err)
+{
+  char path[1024];
+  if (image_path(ref, "", path, sizeof path, err) < 0)
+    return -1;
+  int r = cli_call(cli, "GET", path, NULL, NULL, err);
+  if (r >= 0)
+    return 1;
+  if (err->kind == NC_ERR_NOT_FOUND) {
+    *err = (struct nc_err)NC_ERR_INIT;
+    return 0;
+  }
+  return -1;
 }
 
 static const char import_usage[] =
@@ -192,7 +216,7 @@ static int img_import(struct cli *cli, int argc, char **argv)
       return CLI_ERROR;
     }
   }
-  return finish_stream(cli, p, argc - optind == 2 ? argv[optind + 1] : NULL, r, &err);
+  return finish_stream(cli, p, argc - optind == 2 ? argv[optind + 1] : NULL, r, &err, true);
 }
 
 static const char ls_usage[] = "Usage: nanocl container-image ls [-q] [-o table|json|yaml]\n"

@@ -13,6 +13,8 @@
 static const struct cli_cmd groups[] = {
   { "namespace", "ns", cmd_namespace, "Manage namespaces" },
   { "cluster", NULL, cmd_cluster, "Manage clusters, their networks and variables" },
+  { "cargo", NULL, cmd_cargo, "Manage cargoes: replicable containers joined to clusters" },
+  { "run", NULL, cmd_run, "Run a cargo in a cluster (made when missing) and show it" },
   { "container-image", "image", cmd_image, "Manage container images" },
   { "container", NULL, cmd_container, "Manage containers" },
   { "lsc", NULL, cmd_container_ls, "List containers (container ls)" },

@@ -17,6 +17,7 @@ struct layer {
 
 struct progress {
   bool tty;
+  FILE *out;
   struct layer layers[MAX_LAYERS];
   int n;
   int drawn; /* lines on screen to redraw */
@@ -27,9 +28,17 @@ struct progress {
 struct progress *progress_new(bool tty)
 {
   struct progress *p = calloc(1, sizeof *p);
-  if (p)
+  if (p) {
     p->tty = tty;
+    p->out = stdout;
+  }
   return p;
+}
+
+void progress_set_output(struct progress *p, FILE *out)
+{
+  if (p)
+    p->out = out;
 }
 
 void progress_free(struct progress *p)
@@ -75,31 +84,31 @@ static const char *label(const char *phase)
   return phase;
 }
 
-static void draw_line(const struct layer *l)
+static void draw_line(FILE *f, const struct layer *l)
 {
-  printf("\r\033[2K%s: %-17s", l->id, label(l->phase));
+  fprintf(f, "\r\033[2K%s: %-17s", l->id, label(l->phase));
   bool moving = !strcmp(l->phase, "downloading") || !strcmp(l->phase, "extracting");
   if (moving && l->total > 0) {
     int done = (int)(BAR_WIDTH * (l->current > l->total ? l->total : l->current) / l->total);
     char cur[32], tot[32];
     out_size(l->current, cur, sizeof cur);
     out_size(l->total, tot, sizeof tot);
-    printf(" [");
+    fprintf(f, " [");
     for (int i = 0; i < BAR_WIDTH; i++)
-      putchar(i < done ? '=' : (i == done ? '>' : ' '));
-    printf("] %s/%s", cur, tot);
+      fputc(i < done ? '=' : (i == done ? '>' : ' '), f);
+    fprintf(f, "] %s/%s", cur, tot);
   }
-  putchar('\n');
+  fputc('\n', f);
 }
 
 static void redraw(struct progress *p)
 {
   if (p->drawn)
-    printf("\033[%dA", p->drawn); /* back to the first layer line */
+    fprintf(p->out, "\033[%dA", p->drawn); /* back to the first layer line */
   for (int i = 0; i < p->n; i++)
-    draw_line(&p->layers[i]);
+    draw_line(p->out, &p->layers[i]);
   p->drawn = p->n;
-  fflush(stdout);
+  fflush(p->out);
 }
 
 int progress_event(struct progress *p, json_t *ev)
@@ -118,12 +127,12 @@ int progress_event(struct progress *p, json_t *ev)
     return 1;
   }
   if (!strcmp(status, "resolving")) {
-    printf("Pulling %s\n", json_string_value(json_object_get(ev, "ref")) ?: "");
-    fflush(stdout);
+    fprintf(p->out, "Pulling %s\n", json_string_value(json_object_get(ev, "ref")) ?: "");
+    fflush(p->out);
     return 0;
   }
   if (!strcmp(status, "resolved") && !p->tty) {
-    printf("Digest: %s\n", json_string_value(json_object_get(ev, "digest")) ?: "");
+    fprintf(p->out, "Digest: %s\n", json_string_value(json_object_get(ev, "digest")) ?: "");
     return 0;
   }
   if (strcmp(status, "layer") != 0)
@@ -142,8 +151,8 @@ int progress_event(struct progress *p, json_t *ev)
   if (p->tty) {
     redraw(p);
   } else if (changed) {
-    printf("%s: %s\n", l->id, label(phase));
-    fflush(stdout);
+    fprintf(p->out, "%s: %s\n", l->id, label(phase));
+    fflush(p->out);
   }
   return 0;
 }

@@ -171,15 +171,45 @@ def test_failing_version_stops_rollout_old_keeps_answering(cd):
     cd.request("DELETE", "/v1/cargoes/roll")
 
 
-def test_scale_up_and_down(cd):
-    setup_cargo(cd, "sc", "many")
+def test_scale_up_and_down_keeps_running_instances(cd):
+    first = setup_cargo(cd, "sc", "many")["instances"][0]["id"]
     api(cd, "POST", "/v1/cargoes/many/scale", {"replicas": 10}, 200)
     c = running(cd, "many", 10, timeout=90)
     assert sorted(i["instance"] for i in c["instances"]) == list(range(1, 11))
+    ids = {i["instance"]: i["id"] for i in c["instances"]}
+    assert ids[1] == first  # only replicas changed: nothing is replaced
     api(cd, "POST", "/v1/cargoes/many/scale", {"replicas": 2}, 200)
     c = running(cd, "many", 2, timeout=60)
-    assert sorted(i["instance"] for i in c["instances"]) == [1, 2]
+    assert {i["instance"]: i["id"] for i in c["instances"]} == {1: ids[1], 2: ids[2]}
+    # stop keeps them stopped (the loop does not restart them); start runs them again.
+    cd.cli("cargo", "stop", "many", check=0)
+    c = cargo(cd, "many")
+    assert [i["state"] for i in c["instances"]] == ["exited", "exited"], c["instances"]
+    time.sleep(1)
+    assert [i["state"] for i in cargo(cd, "many")["instances"]] == ["exited", "exited"]
+    cd.cli("cargo", "start", "many", check=0)
+    running(cd, "many", 2)
     cd.request("DELETE", "/v1/cargoes/many")
+
+
+def test_seed_tutorial_through_the_cli(cd):
+    r = cd.cli("run", "--cluster", "tut", "--network", "front", "--image", IMAGE, "my-app",
+               "--", "sh", "-c", APP, check=0)
+    assert "global-tut-my-app-1" in r.stdout, r.stdout
+    text = cd.cli("cargo", "inspect", "my-app", check=0).stdout
+    for word in ("KEY", "IMAGE_NAME", "REPLICAS", "DNS_ENTRY", "NAMES", "NETWORK_SETTINGS"):
+        assert word in text, text
+    ip = cargo(cd, "my-app")["instances"][0]["ip"]
+    assert ip in text
+    assert ask(cd, ip)["HTTP_HOST"].startswith(ip)
+    cd.cli("cluster", "variable", "tut", "create", "CLUSTER", "DEV", check=0)
+    cd.cli("cargo", "patch", "my-app", "set", "--env", "CLUSTER={{vars.CLUSTER}}", check=0)
+    c = running(cd, "my-app", 1, version=2)
+    assert ask(cd, c["instances"][0]["ip"])["CLUSTER"] == "DEV"
+    hist = cd.cli("cargo", "history", "my-app", check=0).stdout
+    assert "patched" in hist
+    cd.cli("cargo", "rm", "my-app", check=0)
+    cd.cli("cluster", "rm", "tut", check=0)
 
 
 def test_cargo_rm_leaves_nothing(cd):

@@ -159,6 +159,7 @@ int api_cargo_scale(struct api_req *req, struct api_resp *resp, struct nc_err *e
 int api_cargo_revert(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_cargo_history(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *err);
+int api_cargo_action(struct api_req *req, struct api_resp *resp, struct nc_err *err);
 
 /* namespaces.c */
 int api_namespace_list(struct api_req *req, struct api_resp *resp, struct nc_err *err);

@@ -144,3 +144,26 @@ int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *
   resp->status = 204;
   return 0;
 }
+
+/* start, stop, restart: the action is the last segment of the path. */
+int api_cargo_action(struct api_req *req, struct api_resp *resp, struct nc_err *err)
+{
+  const char *ns;
+  const char *action = strrchr(req->path, '/') + 1;
+  if (api_query_ns(req, &ns, err) < 0)
+    return -1;
+  struct cargo_service *svc = req->cfg->cargoes;
+  int r;
+  if (!strcmp(action, "start"))
+    r = cargo_set_stopped(svc, ns, req->params[0], false, err);
+  else if (!strcmp(action, "stop"))
+    r = cargo_set_stopped(svc, ns, req->params[0], true, err);
+  else
+    r = cargo_set_stopped(svc, ns, req->params[0], true, err) < 0
+          ? -1
+          : cargo_set_stopped(svc, ns, req->params[0], false, err);
+  if (r < 0)
+    return -1;
+  resp->status = 204;
+  return 0;
+}

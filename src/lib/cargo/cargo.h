@@ -74,6 +74,9 @@ int cargo_history(struct cargo_service *svc, const char *ns, const char *name, j
 /* Removes the cargo and, before answering, every instance of it. */
 int cargo_remove(struct cargo_service *svc, const char *ns, const char *name,
                  struct nc_err *err);
+/* `cargo stop` (instances stopped and kept so; answers when they are) and `cargo start`. */
+int cargo_set_stopped(struct cargo_service *svc, const char *ns, const char *name, bool stopped,
+                      struct nc_err *err);
 /* cluster join CLUSTER NETWORK CARGO. */
 int cargo_join(struct cargo_service *svc, const char *ns, const char *cluster,
                const char *network, const char *cargo, struct nc_err *err);

@@ -293,18 +293,67 @@ static bool healthy(struct cargo_service *svc, struct world *w, const json_t *sp
 }
 
 /* One slot (cargo, cluster, instance n). Returns false when the rollout stopped here. */
+/* Whether instance `ct` (of another version) is the container `desired` describes: same
+ * image and spec. Then a new version that changed only what is not the container's
+ * (replicas, a revert to the same spec) replaces nothing. */
+static bool same_container(const struct store_container *ct, const json_t *spec,
+                           const json_t *desired, const struct store_cargo_version_list *hist)
+{
+  if (!desired || strcmp(ct->image, json_string_value(json_object_get(spec, "image")) ?: ""))
+    return false;
+  /* The cargo's own fields too (a new health check must be proven by a new instance):
+   * the instance's version and the current one may differ in replicas only. */
+  json_t *then = NULL;
+  for (size_t i = 0; hist && i < hist->len && !then; i++)
+    if (hist->items[i].version == ct->cargo_version)
+      then = json_loads(hist->items[i].spec, 0, NULL);
+  json_t *now = json_deep_copy(spec);
+  json_object_del(now, "replicas");
+  json_object_del(then, "replicas");
+  bool same_cargo = then && json_equal(now, then);
+  json_decref(then);
+  json_decref(now);
+  if (!same_cargo)
+    return false;
+  json_t *want = json_deep_copy(desired), *have = json_loads(ct->spec, 0, NULL);
+  json_object_del(want, "name");
+  json_object_del(want, "image");
+  bool same = have && json_equal(want, have);
+  json_decref(want);
+  json_decref(have);
+  return same;
+}
+
+static void adopt(struct cargo_service *svc, struct store_container *ct, int64_t version)
+{
+  struct store_tx *tx;
+  struct nc_err err = NC_ERR_INIT;
+  if (store_begin(svc->store, STORE_TX_WRITE, &tx, &err) < 0)
+    return;
+  if (store_container_set_version(tx, ct->id, version, &err) < 0) {
+    store_rollback(tx);
+    return;
+  }
+  if (store_commit(tx, &err) == 0)
+    ct->cargo_version = version;
+}
+
 static bool converge_slot(struct cargo_service *svc, struct world *w, const struct store_cargo *c,
-                          const json_t *spec, const struct store_join *j, int n, bool failed)
+                          const json_t *spec, const json_t *desired,
+                          const struct store_cargo_version_list *hist,
+                          const struct store_join *j, int n, bool failed)
 {
   char canon[256];
   snprintf(canon, sizeof canon, "%s-%s-%s-%d", c->namespace_, j->cluster, c->name, n);
   const struct store_container *cur = NULL, *olds[8];
   size_t nold = 0;
   for (size_t i = 0; i < w->ctrs.len; i++) {
-    const struct store_container *ct = &w->ctrs.items[i];
+    struct store_container *ct = &w->ctrs.items[i];
     if (strcmp(ct->cargo, c->name) || strcmp(ct->namespace_, c->namespace_) ||
         strcmp(ct->cluster, j->cluster) || ct->instance != n)
       continue;
+    if (ct->cargo_version != c->version && !cur && same_container(ct, spec, desired, hist))
+      adopt(svc, ct, c->version);
     if (ct->cargo_version == c->version && !cur)
       cur = ct;
     else if (nold < 8)
@@ -419,8 +468,26 @@ static bool joined(const struct world *w, const struct store_container *ct)
   return false;
 }
 
+static int by_instance_desc(const void *a, const void *b)
+{
+  const struct store_container *x = *(const struct store_container *const *)a;
+  const struct store_container *y = *(const struct store_container *const *)b;
+  return y->instance - x->instance;
+}
+
 static void converge_cargo(struct cargo_service *svc, struct world *w, const struct store_cargo *c)
 {
+  if (c->stopped) { /* `cargo stop`: its instances stay, stopped */
+    for (size_t i = 0; i < w->ctrs.len; i++) {
+      const struct store_container *ct = &w->ctrs.items[i];
+      struct nc_err err = NC_ERR_INIT;
+      if (!strcmp(ct->cargo, c->name) && !strcmp(ct->namespace_, c->namespace_) &&
+          !strcmp(ct->state, "running") &&
+          container_stop(svc->containers, ct->namespace_, ct->id, -1, &err) < 0)
+        nc_log(NC_LOG_WARN, "cargo %s: stopping %s: %s", c->name, ct->name, err.msg);
+    }
+    return;
+  }
   json_t *spec = json_loads(c->spec, 0, NULL);
   if (!spec)
     return;
@@ -435,19 +502,49 @@ static void converge_cargo(struct cargo_service *svc, struct world *w, const str
     const struct store_join *j = &w->joins.items[k];
     if (strcmp(j->namespace_, c->namespace_) || strcmp(j->cargo, c->name))
       continue;
+    /* What an instance's container is now (instance 1's; only its name differs from
+     * slot to slot): NULL when it cannot be rendered (a start then says why). */
+    struct store_tx *tx;
+    struct store_variable_list vars = { 0 };
+    json_t *desired = NULL;
+    struct nc_err err = NC_ERR_INIT;
+    if (store_begin(svc->store, STORE_TX_READ, &tx, &err) == 0) {
+      if (store_variable_list(tx, c->namespace_, j->cluster, &vars, &err) == 0)
+        cargo_instance_body(spec, c->namespace_, j->cluster, j->network, c->name, 1, &vars,
+                            &desired, &err);
+      store_commit(tx, &err);
+    }
+    store_variable_list_free(&vars);
+    /* The specs of older versions, when instances of them are there to compare. */
+    struct store_cargo_version_list hist = { 0 };
+    bool older = false;
+    for (size_t i = 0; i < w->ctrs.len && !older; i++)
+      older = !strcmp(w->ctrs.items[i].cargo, c->name) &&
+              !strcmp(w->ctrs.items[i].namespace_, c->namespace_) &&
+              w->ctrs.items[i].cargo_version != c->version;
+    if (older && store_begin(svc->store, STORE_TX_READ, &tx, &err) == 0) {
+      store_cargo_history(tx, c->namespace_, c->name, &hist, &err);
+      store_commit(tx, &err);
+    }
     for (int n = 1; n <= replicas && !atomic_load(&svc->stopping); n++)
-      if (!converge_slot(svc, w, c, spec, j, n, failed)) {
+      if (!converge_slot(svc, w, c, spec, desired, &hist, j, n, failed)) {
         ok = false;
         failed = true;
       }
+    json_decref(desired);
+    store_cargo_version_list_free(&hist);
     /* Above the replica count: the highest numbers go first. */
-    for (int pass = 0; pass < 2; pass++)
-      for (size_t i = w->ctrs.len; i-- > 0;) {
-        const struct store_container *ct = &w->ctrs.items[i];
-        if (!strcmp(ct->cargo, c->name) && !strcmp(ct->namespace_, c->namespace_) &&
-            !strcmp(ct->cluster, j->cluster) && ct->instance > replicas)
-          remove_instance(svc, ct, "scaled down");
-      }
+    const struct store_container *extra[CARGO_REPLICAS_MAX];
+    size_t nextra = 0;
+    for (size_t i = 0; i < w->ctrs.len && nextra < CARGO_REPLICAS_MAX; i++) {
+      const struct store_container *ct = &w->ctrs.items[i];
+      if (!strcmp(ct->cargo, c->name) && !strcmp(ct->namespace_, c->namespace_) &&
+          !strcmp(ct->cluster, j->cluster) && ct->instance > replicas)
+        extra[nextra++] = ct;
+    }
+    qsort(extra, nextra, sizeof *extra, by_instance_desc);
+    for (size_t i = 0; i < nextra; i++)
+      remove_instance(svc, extra[i], "scaled down");
   }
   if (ok && !failed && c->rollout[0])
     set_rollout(svc, c, "");

@@ -528,3 +528,44 @@ int cargo_variable_check_unused(struct cargo_service *svc, const char *ns, const
   store_cargo_list_free(&users);
   return r;
 }
+
+/* Running instances of `cargo` (-1 on error). */
+static int count_running(struct cargo_service *svc, const char *ns, const char *cargo)
+{
+  struct store_tx *tx;
+  struct store_container_list ctrs = { 0 };
+  struct nc_err err = NC_ERR_INIT;
+  if (store_begin(svc->store, STORE_TX_READ, &tx, &err) < 0)
+    return -1;
+  int r = store_container_list(tx, ns, &ctrs, &err);
+  store_commit(tx, &err);
+  int n = 0;
+  for (size_t i = 0; r == 0 && i < ctrs.len; i++)
+    n += !strcmp(ctrs.items[i].cargo, cargo) && !strcmp(ctrs.items[i].state, "running");
+  store_container_list_free(&ctrs);
+  return r == 0 ? n : -1;
+}
+
+int cargo_set_stopped(struct cargo_service *svc, const char *ns, const char *name, bool stopped,
+                      struct nc_err *err)
+{
+  struct store_tx *tx;
+  if (nc_name_check("cargo", name, err) < 0 ||
+      store_begin(svc->store, STORE_TX_WRITE, &tx, err) < 0)
+    return -1;
+  if (store_cargo_set_stopped(tx, ns, name, stopped, err) < 0) {
+    store_rollback(tx);
+    return -1;
+  }
+  if (store_commit(tx, err) < 0)
+    return -1;
+  cargo_wake(svc);
+  if (!stopped)
+    return 0;
+  /* `stop` answers once the instances are stopped (each after its stop timeout). */
+  for (int i = 0; i < 1200 && count_running(svc, ns, name) > 0; i++)
+    cargo_wait_pass(svc, 100);
+  return count_running(svc, ns, name) == 0
+           ? 0
+           : nc_err_set(err, NC_ERR_TIMEOUT, "instances of cargo '%s' are still stopping", name);
+}

@@ -59,11 +59,12 @@ static void status_text(const struct store_container *c, char *out, size_t size)
   if (since < 60)
     snprintf(ago, sizeof ago, "%lld second%s", (long long)since, since == 1 ? "" : "s");
   else if (since < 3600)
-    snprintf(ago, sizeof ago, "%lld minutes", (long long)since / 60);
+    snprintf(ago, sizeof ago, "%lld minute%s", (long long)since / 60, since < 120 ? "" : "s");
   else if (since < 86400)
-    snprintf(ago, sizeof ago, "%lld hours", (long long)since / 3600);
+    snprintf(ago, sizeof ago, "%lld hour%s", (long long)since / 3600, since < 7200 ? "" : "s");
   else
-    snprintf(ago, sizeof ago, "%lld days", (long long)since / 86400);
+    snprintf(ago, sizeof ago, "%lld day%s", (long long)since / 86400,
+             since < 2 * 86400 ? "" : "s");
   if (!strcmp(c->state, "running"))
     snprintf(out, size, "Up %s", ago);
   else if (!strcmp(c->state, "exited"))

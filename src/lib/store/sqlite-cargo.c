@@ -7,7 +7,8 @@
 #include "store/sqlite-internal.h"
 
 #define CARGO_SELECT                                                                               \
-  "SELECT c.namespace, c.name, c.version, c.rollout, c.created_at, c.updated_at, v.spec "         \
+  "SELECT c.namespace, c.name, c.version, c.rollout, c.created_at, c.updated_at, v.spec, "       \
+  "c.stopped "                                                                                     \
   "FROM cargoes c JOIN cargo_versions v ON v.namespace = c.namespace AND v.cargo = c.name "      \
   "AND v.version = c.version "
 
@@ -22,6 +23,7 @@ static int row_to_cargo(sqlite3_stmt *st, struct store_cargo *c)
   c->updated_at = sqlite3_column_int64(st, 5);
   const unsigned char *spec = sqlite3_column_text(st, 6);
   c->spec = strdup(spec ? (const char *)spec : "{}");
+  c->stopped = sqlite3_column_int(st, 7) != 0;
   return c->spec ? 0 : -1;
 }
 
@@ -338,4 +340,41 @@ int sq_container_rename(struct store_tx *tx, const char *id, const char *name,
     return sq_fail(s, rc, err, "renaming a container", msg);
   }
   return 0;
+}
+
+int sq_cargo_set_stopped(struct store_tx *tx, const char *ns, const char *name, bool stopped,
+                         struct nc_err *err)
+{
+  struct sq_store *s = sq_from_tx(tx);
+  sqlite3_stmt *st = sq_stmt(s, SQ_CARGO_SET_STOPPED,
+                             "UPDATE cargoes SET stopped = ?3 WHERE namespace = ?1 AND name = ?2",
+                             err);
+  if (!st)
+    return -1;
+  sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, stopped);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return sq_fail(s, rc, err, "updating a cargo", NULL);
+  if (sqlite3_changes(s->db) == 0)
+    return nc_err_set(err, NC_ERR_NOT_FOUND, "cargo '%s' does not exist in namespace '%s'", name,
+                      ns);
+  return 0;
+}
+
+int sq_container_set_version(struct store_tx *tx, const char *id, int64_t version,
+                             struct nc_err *err)
+{
+  struct sq_store *s = sq_from_tx(tx);
+  sqlite3_stmt *st = sq_stmt(s, SQ_CONTAINER_SET_VERSION,
+                             "UPDATE containers SET cargo_version = ?2 WHERE id = ?1", err);
+  if (!st)
+    return -1;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, version);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, err, "updating a container", NULL);
 }

@@ -65,6 +65,8 @@ enum sq_stmt_id {
   SQ_JOIN_LIST,
   SQ_JOIN_DELETE_CLUSTER,
   SQ_CONTAINER_RENAME,
+  SQ_CARGO_SET_STOPPED,
+  SQ_CONTAINER_SET_VERSION,
   SQ_STMT_MAX,
 };
 
@@ -194,3 +196,7 @@ int sq_join_delete_cluster(struct store_tx *tx, const char *ns, const char *clus
                            struct nc_err *err);
 int sq_container_rename(struct store_tx *tx, const char *id, const char *name,
                         struct nc_err *err);
+int sq_cargo_set_stopped(struct store_tx *tx, const char *ns, const char *name, bool stopped,
+                         struct nc_err *err);
+int sq_container_set_version(struct store_tx *tx, const char *id, int64_t version,
+                             struct nc_err *err);

@@ -108,6 +108,7 @@ static const char *const migrations[] = {
   "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 63),"
   "  version INTEGER NOT NULL,"
   "  rollout TEXT NOT NULL DEFAULT '',"
+  "  stopped INTEGER NOT NULL DEFAULT 0,"
   "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
   "  PRIMARY KEY (namespace, name)"
   ") STRICT;"
@@ -395,4 +396,6 @@ const struct store_ops sq_ops = {
   .join_list = sq_join_list,
   .join_delete_cluster = sq_join_delete_cluster,
   .container_rename = sq_container_rename,
+  .cargo_set_stopped = sq_cargo_set_stopped,
+  .container_set_version = sq_container_set_version,
 };

@@ -92,6 +92,10 @@ struct store_ops {
                              struct nc_err *err);
   int (*container_rename)(struct store_tx *tx, const char *id, const char *name,
                           struct nc_err *err);
+  int (*container_set_version)(struct store_tx *tx, const char *id, int64_t version,
+                               struct nc_err *err);
+  int (*cargo_set_stopped)(struct store_tx *tx, const char *ns, const char *name, bool stopped,
+                           struct nc_err *err);
 };
 
 /* Backends embed these as their first member. */

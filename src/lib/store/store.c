@@ -322,6 +322,12 @@ int store_container_rename(struct store_tx *tx, const char *id, const char *name
   return tx->store->ops->container_rename(tx, id, name, err);
 }
 
+int store_container_set_version(struct store_tx *tx, const char *id, int64_t version,
+                                struct nc_err *err)
+{
+  return tx->store->ops->container_set_version(tx, id, version, err);
+}
+
 int store_cargo_insert(struct store_tx *tx, const struct store_cargo *c, struct nc_err *err)
 {
   return tx->store->ops->cargo_insert(tx, c, err);
@@ -350,6 +356,12 @@ int store_cargo_new_version(struct store_tx *tx, const char *ns, const char *nam
                             struct nc_err *err)
 {
   return tx->store->ops->cargo_new_version(tx, ns, name, spec, note, version, err);
+}
+
+int store_cargo_set_stopped(struct store_tx *tx, const char *ns, const char *name, bool stopped,
+                            struct nc_err *err)
+{
+  return tx->store->ops->cargo_set_stopped(tx, ns, name, stopped, err);
 }
 
 int store_cargo_set_rollout(struct store_tx *tx, const char *ns, const char *name,

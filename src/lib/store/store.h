@@ -274,6 +274,10 @@ int store_port_list(struct store_tx *tx, const char *container_id, struct store_
                     struct nc_err *err);
 void store_port_list_free(struct store_port_list *list);
 
+/* An instance of an older version whose container is what the current version asks for
+ * (only replicas changed, say) is taken as it is: its version is brought up to date. */
+int store_container_set_version(struct store_tx *tx, const char *id, int64_t version,
+                                struct nc_err *err);
 /* Renames container `id` (a cargo instance taking its slot's name after a rollout). */
 int store_container_rename(struct store_tx *tx, const char *id, const char *name,
                            struct nc_err *err);
@@ -286,6 +290,7 @@ struct store_cargo {
   char name[STORE_NAME_MAX];
   int64_t version;
   char rollout[512];
+  bool stopped; /* `cargo stop`: instances stay stopped until `cargo start` */
   int64_t created_at, updated_at;
   char *spec; /* the spec of `version` (JSON text, owned) */
 };
@@ -331,6 +336,8 @@ int store_cargo_delete(struct store_tx *tx, const char *ns, const char *name,
 /* A new version with `spec` becomes the wanted one; its number in *version. */
 int store_cargo_new_version(struct store_tx *tx, const char *ns, const char *name,
                             const char *spec, const char *note, int64_t *version,
+                            struct nc_err *err);
+int store_cargo_set_stopped(struct store_tx *tx, const char *ns, const char *name, bool stopped,
                             struct nc_err *err);
 int store_cargo_set_rollout(struct store_tx *tx, const char *ns, const char *name,
                             const char *rollout, struct nc_err *err);
