@@ -372,7 +372,7 @@ def test_outbound_is_masqueraded_and_ports_reach_from_outside(nd, tmp_path):
     """An 'outside' host: another namespace on a veth from the daemon's. A container reaches
     it with the daemon's address as source (masquerade; the outside has no route back to
     container subnets), and the outside reaches a published port."""
-    outside = f"{nd.netns}-out"
+    outside, lan = f"{nd.netns}-out", f"{nd.netns}-lan"
     subprocess.run(["ip", "netns", "add", outside], check=True)
     out_path = f"/run/netns/{outside}"
     cgi = tmp_path / "www" / "cgi-bin"
@@ -403,13 +403,32 @@ def test_outbound_is_masqueraded_and_ports_reach_from_outside(nd, tmp_path):
         r = subprocess.run(["nsenter", f"--net={out_path}", "--", *BUSYBOX_WGET,
                             "http://10.250.8.1:18070/"], capture_output=True, text=True)
         assert r.stdout.strip() == "natweb", (r.stdout, r.stderr)
+        # nanocld turned forwarding on: the host must not route between its other
+        # interfaces (a "lan" namespace reaching the outside through it).
+        subprocess.run(["ip", "netns", "add", lan], check=True)
+        lan_path = f"/run/netns/{lan}"
+        nd.run("ip", "link", "add", "up1", "type", "veth", "peer", "name", "lan0", "netns",
+               lan, check=0)
+        nd.sh("ip addr add 10.250.7.1/24 dev up1 && ip link set up1 up", check=0)
+        subprocess.run(["nsenter", f"--net={lan_path}", "--", "sh", "-c",
+                        "ip link set lo up && ip addr add 10.250.7.2/24 dev lan0 && "
+                        "ip link set lan0 up && ip route add default via 10.250.7.1"],
+                       check=True)
+        subprocess.run(["nsenter", f"--net={out_path}", "--", "ip", "route", "add",
+                        "10.250.7.0/24", "via", "10.250.8.1"], check=True)
+        r = subprocess.run(["nsenter", f"--net={lan_path}", "--", *BUSYBOX_WGET,
+                            "http://10.250.8.2/cgi-bin/peer"], capture_output=True, text=True)
+        assert r.returncode != 0, ("forwarded between the host's own interfaces", r.stdout)
+        assert "drop" in nd.nft()
         rm_cluster(nd, "nat")
     finally:
         if server:
             server.kill()
             server.wait()
-        subprocess.run(["ip", "netns", "del", outside], capture_output=True)
+        for ns in (outside, lan):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         nd.run("ip", "link", "del", "up0")
+        nd.run("ip", "link", "del", "up1")
 
 
 def test_cluster_start_and_network_of_another_cluster(nd):

@@ -49,7 +49,7 @@ static int count(const char *hay, const char *needle)
 
 static void check_scripts(void)
 {
-  char *s = nft_script(T, NULL, 0, NULL, 0);
+  char *s = nft_script(T, NULL, 0, NULL, 0, false);
   const char *head = "table inet " T " {}\ndelete table inet " T "\ntable inet " T " {\n";
   ok(s && strncmp(s, head, strlen(head)) == 0, "0 networks: create, delete, create in one script");
   ok(s && strstr(s, "ct state established,related accept"), "0 networks: established rule");
@@ -58,7 +58,7 @@ static void check_scripts(void)
   free(s);
 
   struct nft_network one[] = { net("nc-aaaa", IP(10, 1, 0, 0), 24) };
-  s = nft_script(T, one, 1, NULL, 0);
+  s = nft_script(T, one, 1, NULL, 0, false);
   ok(s && strstr(s, "iifname \"nc-aaaa\" oifname \"nc-aaaa\" accept\n"), "1 network: inside");
   ok(s && strstr(s, "ct status dnat oifname \"nc-aaaa\" accept\n"), "1 network: published");
   ok(s && strstr(s, "oifname \"nc-aaaa\" drop\n"), "1 network: nothing else in");
@@ -72,7 +72,7 @@ static void check_scripts(void)
                                net("nc-bbbb", IP(10, 2, 0, 0), 16) };
   struct nft_port ports[] = { port(IP(192, 168, 1, 5), 8080, "tcp", IP(10, 1, 0, 2), 80, "nc-aaaa"),
                               port(0, 53, "udp", IP(10, 2, 0, 3), 5353, "nc-bbbb") };
-  s = nft_script(T, two, 2, ports, 2);
+  s = nft_script(T, two, 2, ports, 2, false);
   const char *any = "{ \"nc-aaaa\", \"nc-bbbb\" }";
   char want[200];
   ok(s && count(s, any) == 6, "2 networks: the set of bridges in 5 rules (one twice)");
@@ -93,8 +93,8 @@ static void refused(const char *table, const struct nft_network *nets, size_t nn
                     const struct nft_port *ports, size_t nports, const char *what)
 {
   struct nc_err err = NC_ERR_INIT;
-  char *s = nft_script(table, nets, nnets, ports, nports);
-  int rc = nft_apply(table, nets, nnets, ports, nports, &err);
+  char *s = nft_script(table, nets, nnets, ports, nports, false);
+  int rc = nft_apply(table, nets, nnets, ports, nports, false, &err);
   ok(!s && rc == -1 && err.kind == NC_ERR_INVALID, "refused: %s (%s)", what, err.msg);
   free(s);
 }
@@ -174,7 +174,7 @@ static void check_kernel(void)
                                net("nc-bbbb", IP(10, 2, 0, 0), 24) };
   struct nft_port ports[] = { port(0, 8080, "tcp", IP(10, 1, 0, 2), 80, "nc-aaaa"),
                               port(IP(10, 2, 0, 1), 53, "udp", IP(10, 2, 0, 3), 53, "nc-bbbb") };
-  is_int(nft_apply(T, two, 2, ports, 2, &err), 0, "apply to a namespace with no table %s", err.msg);
+  is_int(nft_apply(T, two, 2, ports, 2, false, &err), 0, "apply to a namespace with no table %s", err.msg);
   char *l = list_table();
   ok(l && strstr(l, "nc-aaaa") && strstr(l, "nc-bbbb"), "listed: both bridges");
   ok(l && strstr(l, "ct status dnat oifname"), "listed: ct status dnat in inet forward");
@@ -187,11 +187,11 @@ static void check_kernel(void)
   if (!l || !strstr(l, "nc-aaaa"))
     printf("# listing:\n%s\n", l ? l : "(none)");
 
-  is_int(nft_apply(T, two, 1, ports, 1, &err), 0, "apply again, one network %s", err.msg);
+  is_int(nft_apply(T, two, 1, ports, 1, false, &err), 0, "apply again, one network %s", err.msg);
   l = list_table();
   ok(l && strstr(l, "nc-aaaa") && !strstr(l, "nc-bbbb") && !strstr(l, "udp"),
      "replaced: the old network and port are gone");
-  is_int(nft_apply(T, NULL, 0, NULL, 0, &err), 0, "apply with nothing %s", err.msg);
+  is_int(nft_apply(T, NULL, 0, NULL, 0, false, &err), 0, "apply with nothing %s", err.msg);
   l = list_table();
   ok(l && !strstr(l, "nc-aaaa") && strstr(l, "chain output"), "empty table, chains kept");
 
@@ -210,7 +210,7 @@ static void check_kernel(void)
       if (null >= 0)
         dup2(null, 2);
       struct nc_err e = NC_ERR_INIT;
-      int rc = setuid(65534) == 0 ? nft_apply(T, two, 2, ports, 2, &e) : 0;
+      int rc = setuid(65534) == 0 ? nft_apply(T, two, 2, ports, 2, false, &e) : 0;
       dprintf(pfd[1], "%d %d %s", rc, (int)e.kind, e.msg);
       _exit(0);
     }
@@ -241,10 +241,10 @@ static void check_kernel(void)
   int fails = 0;
   double t0 = now_ms();
   for (int i = 0; i < ROUNDS; i++)
-    fails += nft_apply(T, many, 1, NULL, 0, &err) < 0;
+    fails += nft_apply(T, many, 1, NULL, 0, false, &err) < 0;
   double t1 = now_ms();
   for (int i = 0; i < ROUNDS; i++)
-    fails += nft_apply(T, many, NN, mports, NP, &err) < 0;
+    fails += nft_apply(T, many, NN, mports, NP, false, &err) < 0;
   double t2 = now_ms();
   is_int(fails, 0, "timed applies all succeed %s", err.msg);
   printf("# nft_apply, 1 network 0 ports: %.2f ms; %d networks %d ports: %.2f ms (mean of %d)\n",
@@ -479,7 +479,7 @@ static void check_traffic(void)
   struct nft_network nets[] = { net("nc-t1", IP(10, 99, 1, 0), 24),
                                 net("nc-t2", IP(10, 99, 2, 0), 24) };
   struct nft_port ports[] = { port(0, 8080, "tcp", IP(10, 99, 1, 2), 80, "nc-t1") };
-  is_int(nft_apply(T, nets, 2, ports, 1, &err), 0, "apply %s", err.msg);
+  is_int(nft_apply(T, nets, 2, ports, 1, false, &err), 0, "apply %s", err.msg);
 
   /* Bridged traffic goes through the inet hooks too when br_netfilter is on (it often
    * is, loaded for Docker or Kubernetes); the rules must hold either way. */

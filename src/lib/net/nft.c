@@ -137,7 +137,8 @@ static void bridge_set(struct script *s, const struct nft_network *nets, size_t 
   emit(s, " }");
 }
 
-static void forward_chain(struct script *s, const struct nft_network *nets, size_t nnets)
+static void forward_chain(struct script *s, const struct nft_network *nets, size_t nnets,
+                          bool only_ours)
 {
   emit(s, "  chain forward {\n"
           "    type filter hook forward priority filter; policy accept;\n"
@@ -160,7 +161,12 @@ static void forward_chain(struct script *s, const struct nft_network *nets, size
   bridge_set(s, nets, nnets);
   emit(s, " drop\n    iifname ");
   bridge_set(s, nets, nnets);
-  emit(s, " accept\n  }\n");
+  emit(s, " accept\n");
+  /* Forwarding was off before nanocld: what is not ours is not forwarded now either
+   * (replies to our own traffic were accepted above). */
+  if (only_ours)
+    emit(s, "    drop\n");
+  emit(s, "  }\n");
 }
 
 static void postrouting_chain(struct script *s, const struct nft_network *nets, size_t nnets)
@@ -253,14 +259,14 @@ static void dnat_chain(struct script *s, const char *hook, const char *prio,
 
 /* Inputs already checked. NULL only when out of memory. */
 static char *build(const char *table, const struct nft_network *nets, size_t nnets,
-                   const struct nft_port *ports, size_t nports)
+                   const struct nft_port *ports, size_t nports, bool only_ours)
 {
   struct script s = { .oom = false };
   nc_buf_init(&s.b, 0);
   /* Create-if-missing, delete, create: one transaction that replaces the table
    * whether it was there or not (`destroy table` needs nft 1.0.8 and Linux 6.3). */
   emit(&s, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table);
-  forward_chain(&s, nets, nnets);
+  forward_chain(&s, nets, nnets, only_ours);
   postrouting_chain(&s, nets, nnets);
   guard_chain(&s, nets, nnets);
   dnat_chain(&s, "prerouting", "dstnat", nets, nnets, ports, nports);
@@ -275,14 +281,14 @@ static char *build(const char *table, const struct nft_network *nets, size_t nne
 }
 
 char *nft_script(const char *table, const struct nft_network *nets, size_t nnets,
-                 const struct nft_port *ports, size_t nports)
+                 const struct nft_port *ports, size_t nports, bool forward_only_ours)
 {
   struct nc_err err = NC_ERR_INIT;
   if (check_input(table, nets, nnets, ports, nports, &err) < 0) {
     errno = EINVAL;
     return NULL;
   }
-  return build(table, nets, nnets, ports, nports);
+  return build(table, nets, nnets, ports, nports, forward_only_ours);
 }
 
 /* The first line of libnftables' error text ("Error: ..."), trimmed. The lines under
@@ -325,11 +331,12 @@ static int run(const char *script, const char *what, const char *table, struct n
 }
 
 int nft_apply(const char *table, const struct nft_network *nets, size_t nnets,
-              const struct nft_port *ports, size_t nports, struct nc_err *err)
+              const struct nft_port *ports, size_t nports, bool forward_only_ours,
+              struct nc_err *err)
 {
   if (check_input(table, nets, nnets, ports, nports, err) < 0)
     return -1;
-  char *script = build(table, nets, nnets, ports, nports);
+  char *script = build(table, nets, nnets, ports, nports, forward_only_ours);
   if (!script)
     return nc_err_sys(err, ENOMEM, "building nftables table %s", table);
   int rc = run(script, "writing", table, err);

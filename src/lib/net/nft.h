@@ -35,6 +35,7 @@
  * calls so that the last carries the latest state. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,12 +57,16 @@ struct nft_port {
   char bridge[16];    /* the container's network */
 };
 
-/* Replaces table `inet <table>` with the rules above, in one transaction. */
+/* Replaces table `inet <table>` with the rules above, in one transaction.
+ * forward_only_ours: also drop forwarded traffic that neither comes from nor goes to one
+ * of the networks — for when nanocld turned IPv4 forwarding on itself, so the host does
+ * not become a router between its other interfaces. */
 int nft_apply(const char *table, const struct nft_network *nets, size_t nnets,
-              const struct nft_port *ports, size_t nports, struct nc_err *err);
+              const struct nft_port *ports, size_t nports, bool forward_only_ours,
+              struct nc_err *err);
 /* Deletes table `inet <table>`; no such table: 0. */
 int nft_remove(const char *table, struct nc_err *err);
 /* The script nft_apply would run (malloc'd, for tests and debug logs); NULL with
  * errno EINVAL when the input is refused, ENOMEM when out of memory. */
 char *nft_script(const char *table, const struct nft_network *nets, size_t nnets,
-                 const struct nft_port *ports, size_t nports);
+                 const struct nft_port *ports, size_t nports, bool forward_only_ours);

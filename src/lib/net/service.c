@@ -46,6 +46,14 @@ static int enable_forwarding(struct net_service *svc, struct nc_err *err)
     cur[n > 0 ? n : 0] = '\0';
     close(fd);
   }
+  if (cur[0] != '1' || access(svc->forward_mark, F_OK) == 0) {
+    /* Remembered in the run dir: a restarted nanocld finds forwarding on, but it was
+     * ours to turn on, and the guard against routing the host's other traffic stays. */
+    svc->forward_was_off = true;
+    int mark = open(svc->forward_mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (mark >= 0)
+      close(mark);
+  }
   if (cur[0] != '1') {
     if (write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err) < 0)
       return -1;
@@ -127,7 +135,8 @@ int net_rules_sync(struct net_service *svc, struct nc_err *err)
   }
   /* No network, no table: a host that never made one keeps its ruleset untouched. */
   if (r == 0)
-    r = nets.len ? nft_apply(svc->table, nn, nets.len, np, k, err) : nft_remove(svc->table, err);
+    r = nets.len ? nft_apply(svc->table, nn, nets.len, np, k, svc->forward_was_off, err)
+                 : nft_remove(svc->table, err);
   free(nn);
   free(np);
   store_network_list_free(&nets);
@@ -267,6 +276,7 @@ int net_service_init(struct net_service *svc, struct store *store, const char *r
   pthread_mutex_init(&svc->mu, NULL);
   snprintf(svc->netns_dir, sizeof svc->netns_dir, "%s/netns", run_dir);
   snprintf(svc->dns_dir, sizeof svc->dns_dir, "%s/dns", run_dir);
+  snprintf(svc->forward_mark, sizeof svc->forward_mark, "%s/ip_forward.ours", run_dir);
   snprintf(svc->table, sizeof svc->table, "%s", opt && opt->table ? opt->table : NET_DEFAULT_TABLE);
   if (opt && opt->dnsmasq)
     snprintf(svc->dnsmasq, sizeof svc->dnsmasq, "%s", opt->dnsmasq);

@@ -42,7 +42,9 @@ struct net_service {
   int pool_prefix;
   pthread_mutex_t mu;
   struct nl *nl;        /* rtnetlink in nanocld's own network namespace */
-  bool forwarding;      /* net.ipv4.ip_forward set by us */
+  bool forwarding;      /* net.ipv4.ip_forward checked (and set if need be) */
+  bool forward_was_off; /* we turned it on: forward only our networks' traffic */
+  char forward_mark[PATH_MAX]; /* RUN_DIR/ip_forward.ours: that, across restarts */
 };
 
 /* Opens netlink, and makes the kernel match the store: bridges, addresses, the
