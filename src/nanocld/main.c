@@ -127,7 +127,8 @@ static int run(const struct nanocld_options *o)
   if (image_service_init(&images, store, o->state_dir, &o->images, &err) < 0)
     goto out;
   images_up = true;
-  struct net_options netopt = { .pool = o->network_pool, .table = o->nft_table };
+  struct net_options netopt = { .pool = o->network_pool, .table = o->nft_table,
+                                .dns_upstream = o->dns_upstream[0] ? o->dns_upstream : NULL };
   if (net_service_init(&net, store, o->run_dir, &netopt, &err) < 0)
     goto out;
   net_up = true;

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "image/ref.h"
+#include "net/dns.h"
 #include "net/service.h"
 #include "config.h"
 #include "version.h"
@@ -42,6 +43,9 @@ static const char usage[] =
   "      --network-pool CIDR\n"
   "                         where the /24 subnets of new networks come from\n"
   "                         [env NANOCL_NETWORK_POOL; default " NET_DEFAULT_POOL "]\n"
+  "      --dns-upstream IP[:PORT],...\n"
+  "                         where the networks' DNS servers send names they do not\n"
+  "                         know [env NANOCL_DNS_UPSTREAM; default: /etc/resolv.conf's]\n"
   "      --nft-table NAME   the nftables table (family inet) nanocld owns\n"
   "                         [env NANOCL_NFT_TABLE; default " NET_DEFAULT_TABLE "]\n"
   "      --default-registry HOST\n"
@@ -166,7 +170,7 @@ static const char *env_or(const char *name, const char *fallback)
 int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
 {
   enum { OPT_STATE = 256, OPT_RUN, OPT_CONFIG, OPT_LOG, OPT_INSECURE, OPT_REGISTRY, OPT_RUNTIME,
-         OPT_SHIM, OPT_POOL, OPT_TABLE };
+         OPT_SHIM, OPT_POOL, OPT_TABLE, OPT_UPSTREAM };
   static const struct option longopts[] = {
     { "host", required_argument, NULL, 'H' },
     { "state-dir", required_argument, NULL, OPT_STATE },
@@ -179,6 +183,7 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
     { "shim", required_argument, NULL, OPT_SHIM },
     { "network-pool", required_argument, NULL, OPT_POOL },
     { "nft-table", required_argument, NULL, OPT_TABLE },
+    { "dns-upstream", required_argument, NULL, OPT_UPSTREAM },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'v' },
     { NULL, 0, NULL, 0 },
@@ -209,6 +214,7 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
     case OPT_SHIM: snprintf(o->shim, sizeof o->shim, "%s", optarg); break;
     case OPT_POOL: snprintf(o->network_pool, sizeof o->network_pool, "%s", optarg); break;
     case OPT_TABLE: snprintf(o->nft_table, sizeof o->nft_table, "%s", optarg); break;
+    case OPT_UPSTREAM: snprintf(o->dns_upstream, sizeof o->dns_upstream, "%s", optarg); break;
     case 'h': fputs(usage, stdout); return 1;
     case 'v': printf("nanocld %s (commit %s)\n", NC_VERSION, NC_GIT_COMMIT); return 1;
     case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -251,6 +257,13 @@ int nanocld_options_parse(int argc, char **argv, struct nanocld_options *o)
   if (!o->network_pool[0])
     snprintf(o->network_pool, sizeof o->network_pool, "%s",
              env_or("NANOCL_NETWORK_POOL", NET_DEFAULT_POOL));
+  if (!o->dns_upstream[0])
+    snprintf(o->dns_upstream, sizeof o->dns_upstream, "%s", env_or("NANOCL_DNS_UPSTREAM", ""));
+  {
+    struct nc_err e = NC_ERR_INIT;
+    if (o->dns_upstream[0] && dns_upstream_check(o->dns_upstream, &e) < 0)
+      return usage_error("%s", e.msg);
+  }
   if (!o->nft_table[0])
     snprintf(o->nft_table, sizeof o->nft_table, "%s", env_or("NANOCL_NFT_TABLE", NET_DEFAULT_TABLE));
 

@@ -21,6 +21,7 @@ struct nanocld_options {
   char shim[PATH_MAX];    /* "" = beside nanocld */
   char network_pool[32];  /* CIDR */
   char nft_table[33];
+  char dns_upstream[400]; /* "" = the host's resolvers */
 };
 
 /* Returns 0 to run, 1 when --help/--version was printed (exit 0), 2 on a usage

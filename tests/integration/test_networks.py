@@ -446,3 +446,42 @@ def test_cluster_start_and_network_of_another_cluster(nd):
     check_error(status, out, 404, "not_found", "other", "st")
     rm_cluster(nd, "st")
     rm_cluster(nd, "st2")
+
+
+UPSTREAM = r"""
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 5353))
+print("ready", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    qid, = struct.unpack("!H", q[:2])
+    end = 12
+    while q[end]:
+        end += q[end] + 1
+    qtype, = struct.unpack("!H", q[end + 1:end + 3])
+    question = q[12:end + 5]
+    an = struct.pack("!HHHLH", 0xC00C, 1, 1, 60, 4) + bytes([10, 7, 7, 7]) if qtype == 1 else b""
+    s.sendto(struct.pack("!HHHHHH", qid, 0x8180, 1, 1 if an else 0, 0, 0) + question + an, peer)
+"""
+
+
+def test_other_names_go_upstream(tmp_path_factory, archive):
+    d = make_daemon(tmp_path_factory, archive, extra_args=["--dns-upstream", "127.0.0.1:5353"])
+    server = subprocess.Popen(["nsenter", f"--net={d.netns_path}", "--", "/usr/bin/python3",
+                               "-c", UPSTREAM], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        cluster(d, "up", "front")
+        run_on(d, "up", "front", "asker", "sleep", "600")
+        r = d.cli("container", "exec", "asker", "nslookup", "somewhere.example.test")
+        assert "10.7.7.7" in r.stdout, (r.stdout, r.stderr)
+        r = d.cli("container", "exec", "asker", "nslookup", "asker")
+        assert ip_of(d, "asker") in r.stdout  # its own network's names stay local
+        d.cli("cluster", "rm", "up", check=0)
+    finally:
+        server.kill()
+        server.wait()
+        for c in d.request("GET", "/v1/containers?all=true")[2]:
+            d.cli("container", "rm", "-f", c["id"], check=None)
+        d.teardown()

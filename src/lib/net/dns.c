@@ -442,6 +442,57 @@ static enum probe wait_ready(int pidfd, pid_t pid, const struct dns_files *f, ui
  *                        adoption by a restarted nanocld; a log with timestamps.
  * Upstream: dnsmasq's default, the servers of /etc/resolv.conf, re-read when it changes.
  * TTL of hosts answers: dnsmasq's default 0 (--local-ttl), so clients cache nothing. */
+/* "IP[:PORT],…" → "--server=IP#PORT" options; how many. Entries were checked by
+ * dns_upstream_check (bad ones are skipped here). */
+static size_t upstream_args(const char *list, char out[DNS_UPSTREAM_MAX][64])
+{
+  size_t n = 0;
+  for (const char *p = list; p && *p && n < DNS_UPSTREAM_MAX;) {
+    size_t len = strcspn(p, ",");
+    char entry[40], ip[16];
+    if (len > 0 && len < sizeof entry) {
+      memcpy(entry, p, len);
+      entry[len] = '\0';
+      char *colon = strchr(entry, ':');
+      if (colon)
+        *colon = '\0';
+      uint32_t a;
+      snprintf(ip, sizeof ip, "%.15s", entry);
+      if (inet_pton(AF_INET, ip, &a) == 1)
+        snprintf(out[n++], 64, "--server=%s%s%s", ip, colon ? "#" : "", colon ? colon + 1 : "");
+    }
+    p += len + (p[len] == ',');
+  }
+  return n;
+}
+
+int dns_upstream_check(const char *list, struct nc_err *err)
+{
+  size_t n = 0;
+  for (const char *p = list; p && *p; n++) {
+    size_t len = strcspn(p, ",");
+    char entry[40];
+    if (n == DNS_UPSTREAM_MAX)
+      return nc_err_set(err, NC_ERR_INVALID, "DNS upstream: at most %d servers",
+                        DNS_UPSTREAM_MAX);
+    if (len == 0 || len >= sizeof entry)
+      return nc_err_set(err, NC_ERR_INVALID, "DNS upstream '%.64s': expected IP[:PORT],…", list);
+    memcpy(entry, p, len);
+    entry[len] = '\0';
+    char *colon = strchr(entry, ':');
+    uint64_t port = 53;
+    if (colon)
+      *colon = '\0';
+    struct in_addr a;
+    if (inet_pton(AF_INET, entry, &a) != 1 ||
+        (colon && (nc_parse_u64(colon + 1, 65535, &port) < 0 || port == 0)))
+      return nc_err_set(err, NC_ERR_INVALID, "DNS upstream '%.40s': expected IPv4[:PORT]",
+                        entry);
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
 static int start_server(const struct dns_config *c, const struct dns_files *f,
                         const char *listen, struct nc_err *err)
 {
@@ -453,9 +504,18 @@ static int start_server(const struct dns_config *c, const struct dns_files *f,
   snprintf(o_listen, sizeof o_listen, "--listen-address=%s", listen);
   snprintf(o_pid, sizeof o_pid, "--pid-file=%s", f->pid);
   snprintf(o_log, sizeof o_log, "--log-facility=%s", f->log);
-  const char *argv[] = { exe, "--keep-in-foreground", "--conf-file=/dev/null", "--no-hosts",
-                         o_hosts, o_listen, "--bind-interfaces", "--cache-size=0",
-                         "--domain-needed", "--user=nobody", o_pid, o_log, NULL };
+  const char *argv[16 + DNS_UPSTREAM_MAX] = {
+    exe, "--keep-in-foreground", "--conf-file=/dev/null", "--no-hosts", o_hosts, o_listen,
+    "--bind-interfaces", "--cache-size=0", "--domain-needed", "--user=nobody", o_pid, o_log,
+  };
+  size_t argc = 12;
+  char servers[DNS_UPSTREAM_MAX][64];
+  size_t nservers = upstream_args(c->upstream, servers);
+  if (nservers)
+    argv[argc++] = "--no-resolv"; /* only the servers given */
+  for (size_t i = 0; i < nservers; i++)
+    argv[argc++] = servers[i];
+  argv[argc] = NULL;
   const char *where = c->bridge ? c->bridge : "?";
 
   uint64_t t0 = nc_time_mono_ns();

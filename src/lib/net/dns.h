@@ -25,7 +25,15 @@ struct dns_config {
   const char *bridge;    /* interface the gateway address is on */
   uint32_t listen_addr;  /* the gateway, host byte order */
   const char *dnsmasq;   /* executable; NULL: "dnsmasq" looked up in /usr/sbin, /usr/bin, PATH */
+  /* Where other names go: "IP[:PORT],…" (at most DNS_UPSTREAM_MAX); NULL or "": the
+   * host's resolvers from /etc/resolv.conf. */
+  const char *upstream;
 };
+
+#define DNS_UPSTREAM_MAX 8
+
+/* Checks an upstream list ("IP[:PORT],…"): 0, or NC_ERR_INVALID naming the bad entry. */
+int dns_upstream_check(const char *list, struct nc_err *err);
 
 /* Writes the hosts file (atomically; `hosts` is its text: "IP name [name…]\n" lines),
  * then: dnsmasq not running → start it and wait until it answers on listen_addr:53

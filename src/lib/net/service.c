@@ -219,7 +219,8 @@ int net_dns_sync(struct net_service *svc, const struct store_network *n, struct 
     snprintf(id, sizeof id, "%.12s", n->id);
     struct dns_config c = { .dir = svc->dns_dir, .id = id, .bridge = n->bridge,
                             .listen_addr = n->gateway,
-                            .dnsmasq = svc->dnsmasq[0] ? svc->dnsmasq : NULL };
+                            .dnsmasq = svc->dnsmasq[0] ? svc->dnsmasq : NULL,
+                            .upstream = svc->dns_upstream };
     r = dns_ensure(&c, hosts.data, err);
     if (r < 0 && strstr(err->msg, "Permission denied"))
       nc_err_wrap(err, "DNS server of network '%s' (dnsmasq reads %s as nobody: every "
@@ -280,6 +281,11 @@ int net_service_init(struct net_service *svc, struct store *store, const char *r
   snprintf(svc->table, sizeof svc->table, "%s", opt && opt->table ? opt->table : NET_DEFAULT_TABLE);
   if (opt && opt->dnsmasq)
     snprintf(svc->dnsmasq, sizeof svc->dnsmasq, "%s", opt->dnsmasq);
+  if (opt && opt->dns_upstream) {
+    if (dns_upstream_check(opt->dns_upstream, err) < 0)
+      return -1;
+    snprintf(svc->dns_upstream, sizeof svc->dns_upstream, "%s", opt->dns_upstream);
+  }
   if (parse_pool(svc, opt && opt->pool ? opt->pool : NET_DEFAULT_POOL, err) < 0 ||
       nc_mkdir_p(svc->netns_dir, 0700, err) < 0 || nc_mkdir_p(svc->dns_dir, 0755, err) < 0 ||
       nl_open(&svc->nl, -1, err) < 0) {

@@ -30,6 +30,8 @@ struct net_options {
   const char *pool;    /* CIDR the subnets of new networks come from (NULL: default) */
   const char *table;   /* the nftables table nanocld owns (NULL: "nanocl") */
   const char *dnsmasq; /* dnsmasq executable (NULL: looked up) */
+  const char *dns_upstream; /* "IP[:PORT],…" for names the networks do not know (NULL:
+                             * the host's resolvers, /etc/resolv.conf) */
 };
 
 struct net_service {
@@ -38,6 +40,7 @@ struct net_service {
   char dns_dir[PATH_MAX];   /* RUN_DIR/dns */
   char table[33];
   char dnsmasq[PATH_MAX];
+  char dns_upstream[400];
   uint32_t pool;
   int pool_prefix;
   pthread_mutex_t mu;
