@@ -18,7 +18,8 @@ int cluster_ns_opt(int c, const char *arg, void *ctx)
 int cluster_path(const char *ns, const char *cluster, const char *sub, const char *name,
                  char *out, size_t size, struct nc_err *err)
 {
-  if (cluster && nc_name_check("cluster", cluster, err) < 0)
+  if ((ns && nc_name_check("namespace", ns, err) < 0) ||
+      (cluster && nc_name_check("cluster", cluster, err) < 0))
     return -1;
   /* Network names follow the name rule; variable names are [A-Za-z0-9_]: both are
    * safe in a path once checked. */

@@ -190,6 +190,12 @@ def test_same_network_reaches_names_resolve_other_networks_do_not(nd):
     b = run_on(nd, "iso", "front", "cli-b", "sleep", "600")
     run_on(nd, "iso", "back", "cli-c", "sleep", "600")
     run_on(nd, "iso2", "front", "cli-d", "sleep", "600")
+    # Positive controls: cli-c and cli-d do reach their own networks' servers and names.
+    httpd(nd, "iso", "back", "web-c")
+    httpd(nd, "iso2", "front", "web-d")
+    for client, server in (("cli-c", "web-c"), ("cli-d", "web-d")):
+        r = wget(nd, client, f"http://{server}/")
+        assert r.returncode == 0 and r.stdout.strip() == server, (client, r.stdout, r.stderr)
     assert a != b
     r = wget(nd, "cli-b", f"http://{a}/")
     assert r.returncode == 0 and r.stdout.strip() == "web-a", (r.stdout, r.stderr)

@@ -283,7 +283,7 @@ int net_network_inspect(struct net_service *svc, const char *ns, const char *clu
 int net_network_remove(struct net_service *svc, const char *ns, const char *cluster,
                        const char *name, struct nc_err *err)
 {
-  struct store_network n;
+  struct store_network n = { 0 };
   struct store_attachment_list atts = { 0 };
   pthread_mutex_lock(&svc->mu);
   int r = load(svc, ns, cluster, name, &n, &atts, err);
