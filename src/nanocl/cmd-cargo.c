@@ -254,7 +254,8 @@ static const char patch_usage[] =
   "Change a cargo: the options given replace those fields of its spec (--env entries\n"
   "replace by key, the others are kept; --health-* change only what is given; --bind,\n"
   "--publish and --label replace the whole list). A new version is made and rolled\n"
-  "out instance by instance; prints it.\n"
+  "out instance by instance; prints it. A bare '--' with no command after it drops the\n"
+  "cargo's command, so the image's own runs.\n"
   "\n"
   "Options:\n" CARGO_SPEC_HELP;
 
@@ -277,6 +278,10 @@ static int cg_patch(struct cli *cli, int argc, char **argv)
   }
   for (int i = first; i < argc; i++)
     spec_append(o.spec, "cmd", argv[i]);
+  /* A bare `--`: no command of the cargo's own any more, the image's is used (getopt
+   * leaves `--` just before the operands it moved behind the options). */
+  if (first == argc && optind > 0 && !strcmp(argv[optind - 1], "--"))
+    json_object_set_new(o.spec, "cmd", json_null());
   if (json_object_size(o.health)) { /* only the fields given: merged into the current */
     json_t *cur;
     if ((r = cargo_get(cli, o.ns, argv[optind], &cur)))

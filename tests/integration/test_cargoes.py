@@ -4,6 +4,7 @@ back-off, rolling replacement that stops on a failing version, scaling, a nanocl
 during a rollout, removal. Each module's nanocld runs in a network namespace of its own."""
 
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -36,9 +37,52 @@ exec httpd -f -p "${PORT:-9000}" -h /www
 """
 
 
+CGI = r"""#!/bin/sh
+printf 'Content-Type: application/json\r\n\r\n{'
+sep=''
+env | while IFS='=' read -r k v; do
+  printf '%s"%s": "%s"' "$sep" "$k" "$v"
+  sep=', '
+done
+printf '}\n'
+"""
+
+
 @pytest.fixture(scope="module")
-def cd(tmp_path_factory, archive):
+def app_archive(tmp_path_factory, images):
+    """The tutorial's app as an image of its own: busybox + /www/cgi-bin/app, run as
+    httpd on $PORT (9000), built with umoci from the session's busybox layout."""
+    work = tmp_path_factory.mktemp("appimg")
+    layout, bundle = work / "layout", work / "bundle"
+    shutil.copytree(images.layout.path, layout)
+
+    def run(argv):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, (argv, r.stderr)
+
+    # unpack + repack: umoci 0.4.7's `insert` writes a tar whose last entry lacks its
+    # padding and the end-of-archive blocks (GNU tar and nanocl both refuse it).
+    run(["umoci", "tag", "--image", f"{layout}:busybox", "app"])
+    run(["umoci", "unpack", "--image", f"{layout}:app", str(bundle)])
+    www = bundle / "rootfs" / "www"
+    (www / "cgi-bin").mkdir(parents=True)
+    (www / "cgi-bin" / "app").write_text(CGI)
+    (www / "cgi-bin" / "app").chmod(0o755)
+    (www / "index.html").write_text("get-started\n")
+    run(["umoci", "repack", "--image", f"{layout}:app", str(bundle)])
+    for argv in (["umoci", "config", "--image", f"{layout}:app", "--config.env", "PORT=9000",
+                  "--config.cmd", "sh", "--config.cmd", "-c", "--config.cmd",
+                  'exec httpd -f -p "$PORT" -h /www'],
+                 ["skopeo", "copy", "--quiet", f"oci:{layout}:app",
+                  f"oci-archive:{work / 'app.tar'}"]):
+        run(argv)
+    return work / "app.tar"
+
+
+@pytest.fixture(scope="module")
+def cd(tmp_path_factory, archive, app_archive):
     d = make_daemon(tmp_path_factory, archive)
+    d.cli("container-image", "import", app_archive, "get-started:master", check=0)
     yield d
     for c in d.request("GET", "/v1/cargoes")[2]:
         d.request("DELETE", f"/v1/cargoes/{c['name']}")
@@ -193,18 +237,24 @@ def test_scale_up_and_down_keeps_running_instances(cd):
 
 
 def test_seed_tutorial_through_the_cli(cd):
+    """The seed-era tutorial: a plain httpd first (nginx there), then `patch --image` to
+    the app image, then a cluster variable in its env."""
     r = cd.cli("run", "--cluster", "tut", "--network", "front", "--image", IMAGE, "my-app",
-               "--", "sh", "-c", APP, check=0)
+               "--", "httpd", "-f", "-p", "80", "-h", "/etc", check=0)
     assert "global-tut-my-app-1" in r.stdout, r.stdout
     text = cd.cli("cargo", "inspect", "my-app", check=0).stdout
     for word in ("KEY", "IMAGE_NAME", "REPLICAS", "DNS_ENTRY", "NAMES", "NETWORK_SETTINGS"):
         assert word in text, text
     ip = cargo(cd, "my-app")["instances"][0]["ip"]
     assert ip in text
+    assert "root:x:0:0" in cd.run(*BUSYBOX_WGET, f"http://{ip}/passwd", check=0).stdout
+    cd.cli("cargo", "patch", "my-app", "set", "--image", "get-started:master", "--", check=0)
+    c = running(cd, "my-app", 1, version=2)
+    ip = c["instances"][0]["ip"]
     assert ask(cd, ip)["HTTP_HOST"].startswith(ip)
     cd.cli("cluster", "variable", "tut", "create", "CLUSTER", "DEV", check=0)
     cd.cli("cargo", "patch", "my-app", "set", "--env", "CLUSTER={{vars.CLUSTER}}", check=0)
-    c = running(cd, "my-app", 1, version=2)
+    c = running(cd, "my-app", 1, version=3)
     assert ask(cd, c["instances"][0]["ip"])["CLUSTER"] == "DEV"
     hist = cd.cli("cargo", "history", "my-app", check=0).stdout
     assert "patched" in hist
