@@ -386,3 +386,21 @@ def test_pull_policy_never_with_a_missing_image(cd):
     assert cargo(cd, "nopull")["instances"] == []
     cd.request("DELETE", "/v1/cargoes/nopull")
     cd.request("DELETE", "/v1/clusters/pp")
+
+
+def test_published_port_follows_a_rollout(cd):
+    c = setup_cargo(cd, "pb", "pubapp", publish=["18085:9000"], env=["V=1"])
+    r = cd.run(*BUSYBOX_WGET, "http://127.0.0.1:18085/cgi-bin/app", check=0)
+    assert json.loads(r.stdout)["V"] == "1"
+    api(cd, "PATCH", "/v1/cargoes/pubapp", {"env": ["V=2"]}, 200)
+    c = running(cd, "pubapp", 1, version=2)
+    assert c["rollout"] == "", c["rollout"]
+    deadline = time.monotonic() + 10
+    while True:
+        r = cd.run(*BUSYBOX_WGET, "http://127.0.0.1:18085/cgi-bin/app")
+        if r.returncode == 0 and json.loads(r.stdout)["V"] == "2":
+            break
+        assert time.monotonic() < deadline, (r.stdout, r.stderr, cd.nft())
+        time.sleep(0.1)
+    cd.request("DELETE", "/v1/cargoes/pubapp")
+    cd.request("DELETE", "/v1/clusters/pb")

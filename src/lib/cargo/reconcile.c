@@ -407,6 +407,13 @@ static bool converge_slot(struct cargo_service *svc, struct world *w, const stru
         container_start(svc->containers, c->namespace_, olds[i]->id, &err);
     if (failed)
       return false;
+    /* A host port is one container's at a time: with published ports the old instance
+     * goes first (stop-first, a short gap), the new one takes its place and its name. */
+    if (json_array_size(json_object_get(spec, "publish"))) {
+      for (size_t i = 0; i < nold; i++)
+        remove_instance(svc, olds[i], "replaced (stop-first: it publishes ports)");
+      nold = 0;
+    }
   }
   char name[300], id[65] = "";
   if (nold)

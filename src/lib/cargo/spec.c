@@ -129,6 +129,9 @@ int cargo_spec_validate(const json_t *spec, struct nc_err *err)
     return nc_err_set(err, NC_ERR_INVALID,
                       "publish: a host port takes one instance; use replicas 1 (or a proxy)");
   json_t *c = container_part(spec);
+  /* Instances always have a cluster and a network (from their join): checked as such. */
+  json_object_set_new(c, "cluster", json_string("join"));
+  json_object_set_new(c, "network", json_string("join"));
   int r = runtime_spec_validate(c, err);
   json_decref(c);
   return r;
