@@ -61,6 +61,7 @@ bench: build
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/pull
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/containers
 	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/networks
+	NANOCL_BUILD_DIR=$(abspath $(BUILD)) bench/cargoes
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
