@@ -59,11 +59,27 @@ static void backoff_forget(struct cargo_service *svc, const char *id)
 }
 
 /* What one pass looks at. */
+/* A new instance in a slot that has nothing else: these are started in parallel at the
+ * end of a cargo's pass (scale-up, first start), as many at once as the container
+ * service lets start (2 per CPU). */
+struct fresh_job {
+  const struct store_cargo *c;
+  const json_t *spec;
+  const struct store_join *j;
+  int n;
+};
+
+#define FRESH_JOBS_MAX CARGO_REPLICAS_MAX
+
 struct world {
   struct store_cargo_list cargoes;
   struct store_join_list joins;
   struct store_container_list ctrs;
   uint64_t wake_ms; /* earliest back-off deadline seen (0: none) */
+  struct fresh_job *jobs; /* FRESH_JOBS_MAX */
+  size_t njobs;
+  atomic_size_t next_job;
+  struct cargo_service *svc;
 };
 
 static int load(struct cargo_service *svc, struct world *w, struct nc_err *err)
@@ -415,6 +431,12 @@ static bool converge_slot(struct cargo_service *svc, struct world *w, const stru
       nold = 0;
     }
   }
+  if (!nold && w->jobs && w->njobs < FRESH_JOBS_MAX) {
+    w->jobs[w->njobs++] = (struct fresh_job){ c, spec, j, n };
+    if (json_object_get(spec, "health") && (!w->wake_ms || w->wake_ms > now_ms() + 100))
+      w->wake_ms = now_ms() + 100; /* its health checks are scheduled by the next pass */
+    return true;
+  }
   char name[300], id[65] = "";
   if (nold)
     snprintf(name, sizeof name, "%.200s-v%lld", canon, (long long)c->version);
@@ -473,6 +495,52 @@ static bool joined(const struct world *w, const struct store_container *ct)
         !strcmp(w->joins.items[i].cluster, ct->cluster))
       return true;
   return false;
+}
+
+static void *fresh_worker(void *arg)
+{
+  struct world *w = arg;
+  for (;;) {
+    size_t k = atomic_fetch_add(&w->next_job, 1);
+    if (k >= w->njobs || atomic_load(&w->svc->stopping))
+      return NULL;
+    const struct fresh_job *job = &w->jobs[k];
+    char name[256], id[65] = "";
+    struct nc_err err = NC_ERR_INIT;
+    snprintf(name, sizeof name, "%s-%s-%s-%d", job->c->namespace_, job->j->cluster,
+             job->c->name, job->n);
+    if (start_new(w->svc, job->c, job->spec, job->j, job->n, name, id, &err) < 0) {
+      char why[400];
+      snprintf(why, sizeof why, "version %lld, instance %d: %.300s", (long long)job->c->version,
+               job->n, err.msg);
+      set_rollout(w->svc, job->c, why); /* the restart policy tries again later */
+    }
+  }
+}
+
+/* Runs the queued fresh instances, several at once. */
+static void run_fresh_jobs(struct cargo_service *svc, struct world *w)
+{
+  if (!w->njobs)
+    return;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t nthreads = (size_t)(cpus > 0 ? cpus * 2 : 2);
+  if (nthreads > w->njobs)
+    nthreads = w->njobs;
+  pthread_t threads[64];
+  if (nthreads > 64)
+    nthreads = 64;
+  atomic_store(&w->next_job, 0);
+  w->svc = svc;
+  size_t started = 0;
+  for (; started < nthreads; started++)
+    if (pthread_create(&threads[started], NULL, fresh_worker, w) != 0)
+      break;
+  if (started == 0)
+    fresh_worker(w); /* no thread: this one does them all */
+  for (size_t i = 0; i < started; i++)
+    pthread_join(threads[i], NULL);
+  w->njobs = 0;
 }
 
 static int by_instance_desc(const void *a, const void *b)
@@ -538,6 +606,7 @@ static void converge_cargo(struct cargo_service *svc, struct world *w, const str
         ok = false;
         failed = true;
       }
+    run_fresh_jobs(svc, w);
     json_decref(desired);
     store_cargo_version_list_free(&hist);
     /* Above the replica count: the highest numbers go first. */
@@ -567,6 +636,7 @@ static uint64_t pass(struct cargo_service *svc)
     unload(&w);
     return now_ms() + 1000;
   }
+  w.jobs = calloc(FRESH_JOBS_MAX, sizeof *w.jobs); /* NULL: fresh instances one by one */
   /* Instances of cargoes, or of joins, that are no more. */
   for (size_t i = 0; i < w.ctrs.len; i++) {
     const struct store_container *ct = &w.ctrs.items[i];
@@ -586,6 +656,7 @@ static uint64_t pass(struct cargo_service *svc)
     }
   }
   uint64_t wake = w.wake_ms;
+  free(w.jobs);
   unload(&w);
   return wake;
 }
