@@ -82,7 +82,11 @@ def app_archive(tmp_path_factory, images):
 @pytest.fixture(scope="module")
 def cd(tmp_path_factory, archive, app_archive):
     d = make_daemon(tmp_path_factory, archive)
-    d.cli("container-image", "import", app_archive, "get-started:master", check=0)
+    try:
+        d.cli("container-image", "import", app_archive, "get-started:master", check=0)
+    except BaseException:
+        d.teardown()
+        raise
     yield d
     for c in d.request("GET", "/v1/cargoes")[2]:
         d.request("DELETE", f"/v1/cargoes/{c['name']}")

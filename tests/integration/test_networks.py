@@ -33,7 +33,11 @@ def archive(tmp_path_factory, images):
 
 def make_daemon(tmp_path_factory, archive, **kw):
     d = NetnsDaemon(tmp_path_factory.mktemp("netd"), **kw)
-    d.cli("container-image", "import", archive, IMAGE, check=0)
+    try:
+        d.cli("container-image", "import", archive, IMAGE, check=0)
+    except BaseException:
+        d.teardown()  # its netns and run dir go even when the fixture never yields
+        raise
     return d
 
 
