@@ -204,7 +204,7 @@ int shim_exit_file_write(const char *path, const struct shim_exit *e, const char
                      "{\"exit_code\": %d, \"signal\": %s, \"oom_killed\": %s, "
                      "\"finished_at\": \"%s\"}\n",
                      code, signal_json, oom ? "true" : "false", when);
-  if (nc_write_file_atomic(path, text, (size_t)len, 0644, err) < 0)
+  if (nc_write_file_replace(path, text, (size_t)len, 0644, err) < 0)
     return nc_err_wrap(err, "cannot write the exit file");
   return 0;
 }

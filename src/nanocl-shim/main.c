@@ -247,7 +247,7 @@ static int start_container(struct shim_config *cfg, struct shim_runtime *rt, str
 {
   char pid[24];
   int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-  if (nc_write_file_atomic(cfg->pid_file, pid, (size_t)len, 0644, err) < 0)
+  if (nc_write_file_replace(cfg->pid_file, pid, (size_t)len, 0644, err) < 0)
     return nc_err_wrap(err, "cannot write the pid file");
   if (shim_log_open(log, cfg->log_path, cfg->log_max, err) < 0)
     return -1;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,8 @@ static int write_all(int fd, const char *data, size_t len)
   return 0;
 }
 
-int nc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                         struct nc_err *err)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode,
+                         bool durable, struct nc_err *err)
 {
   char tmp[PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof tmp)
@@ -62,7 +63,7 @@ int nc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
   _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
     return nc_err_sys(err, errno, "cannot create '%s'", tmp);
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+  if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
     int e = errno;
     unlink(tmp);
     return nc_err_sys(err, e, "cannot write '%s'", tmp);
@@ -72,6 +73,8 @@ int nc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
     unlink(tmp);
     return nc_err_sys(err, e, "cannot rename '%s' to '%s'", tmp, path);
   }
+  if (!durable)
+    return 0;
   /* The rename is durable only once the directory entry is. */
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s", path);
@@ -79,6 +82,18 @@ int nc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
   if (dfd >= 0)
     fsync(dfd);
   return 0;
+}
+
+int nc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         struct nc_err *err)
+{
+  return write_replace(path, data, len, mode, true, err);
+}
+
+int nc_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                          struct nc_err *err)
+{
+  return write_replace(path, data, len, mode, false, err);
 }
 
 int nc_read_file(const char *path, size_t limit, char **out, size_t *len, struct nc_err *err)

@@ -90,7 +90,7 @@ static int write_etc_files(struct container_service *svc, const struct store_con
   char path[PATH_MAX], text[1024];
   container_path(svc, c->id, "hostname", path, sizeof path);
   int n = snprintf(text, sizeof text, "%s\n", hostname);
-  if (nc_write_file_atomic(path, text, (size_t)n, 0644, err) < 0)
+  if (nc_write_file_replace(path, text, (size_t)n, 0644, err) < 0)
     return -1;
   container_path(svc, c->id, "hosts", path, sizeof path);
   bool same = !strcmp(hostname, c->name);
@@ -99,7 +99,7 @@ static int write_etc_files(struct container_service *svc, const struct store_con
                "%s\t%s%s%s\n",
                net->attached ? net->ip : "127.0.1.1", hostname, same ? "" : " ",
                same ? "" : c->name);
-  if (nc_write_file_atomic(path, text, (size_t)n, 0644, err) < 0)
+  if (nc_write_file_replace(path, text, (size_t)n, 0644, err) < 0)
     return -1;
   container_path(svc, c->id, "resolv.conf", path, sizeof path);
   if (net->attached)
@@ -107,7 +107,7 @@ static int write_etc_files(struct container_service *svc, const struct store_con
                  net->network, net->gateway);
   else
     n = snprintf(text, sizeof text, "# nanocl: no network attached\n");
-  return nc_write_file_atomic(path, text, (size_t)n, 0644, err);
+  return nc_write_file_replace(path, text, (size_t)n, 0644, err);
 }
 
 /* Mounts the image's layers (topmost first) under rootfs/. */
@@ -188,7 +188,7 @@ static int write_bundle(struct container_service *svc, const struct store_contai
   char *text = r == 0 ? json_dumps(config, JSON_INDENT(2)) : NULL;
   container_path(svc, c->id, "config.json", path, sizeof path);
   if (r == 0)
-    r = text ? nc_write_file_atomic(path, text, strlen(text), 0600, err)
+    r = text ? nc_write_file_replace(path, text, strlen(text), 0600, err)
              : nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   free(text);
   json_decref(config);
