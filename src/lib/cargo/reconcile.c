@@ -120,14 +120,21 @@ static void set_rollout(struct cargo_service *svc, const struct store_cargo *c, 
     nc_log(NC_LOG_WARN, "cargo %s/%s: %s", c->namespace_, c->name, text);
 }
 
-static void remove_instance(struct cargo_service *svc, const struct store_container *ct,
-                            const char *why)
+/* Thread-safe: the back-off bookkeeping is the caller's (remove_instance). */
+static void remove_container(struct cargo_service *svc, const struct store_container *ct,
+                             const char *why)
 {
   struct nc_err err = NC_ERR_INIT;
   nc_log(NC_LOG_INFO, "cargo %s: removing %s (%s)", ct->cargo, ct->name, why);
   if (container_remove(svc->containers, ct->namespace_, ct->id, true, &err) < 0 &&
       err.kind != NC_ERR_NOT_FOUND)
     nc_log(NC_LOG_WARN, "cargo %s: cannot remove %s: %s", ct->cargo, ct->name, err.msg);
+}
+
+static void remove_instance(struct cargo_service *svc, const struct store_container *ct,
+                            const char *why)
+{
+  remove_container(svc, ct, why);
   backoff_forget(svc, ct->id);
 }
 
@@ -543,6 +550,45 @@ static void run_fresh_jobs(struct cargo_service *svc, struct world *w)
   w->njobs = 0;
 }
 
+struct removal {
+  struct cargo_service *svc;
+  const struct store_container *const *list;
+  size_t n;
+  atomic_size_t next;
+  const char *why;
+};
+
+static void *remove_worker(void *arg)
+{
+  struct removal *r = arg;
+  for (size_t k; (k = atomic_fetch_add(&r->next, 1)) < r->n;)
+    remove_container(r->svc, r->list[k], r->why);
+  return NULL;
+}
+
+/* Removes instances, a few at once (each waits for its stop and a runtime call), in
+ * the order given: workers take them from the front. */
+static void remove_many(struct cargo_service *svc, const struct store_container *const *list,
+                        size_t n, const char *why)
+{
+  struct removal r = { svc, list, n, 0, why };
+  pthread_t threads[8];
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t want = (size_t)(cpus > 0 ? cpus * 2 : 2), started = 0;
+  if (want > 8)
+    want = 8;
+  if (want > n)
+    want = n;
+  for (; started < want; started++)
+    if (pthread_create(&threads[started], NULL, remove_worker, &r) != 0)
+      break;
+  remove_worker(&r); /* this thread helps too */
+  for (size_t i = 0; i < started; i++)
+    pthread_join(threads[i], NULL);
+  for (size_t i = 0; i < n; i++)
+    backoff_forget(svc, list[i]->id);
+}
+
 static int by_instance_desc(const void *a, const void *b)
 {
   const struct store_container *x = *(const struct store_container *const *)a;
@@ -619,8 +665,7 @@ static void converge_cargo(struct cargo_service *svc, struct world *w, const str
         extra[nextra++] = ct;
     }
     qsort(extra, nextra, sizeof *extra, by_instance_desc);
-    for (size_t i = 0; i < nextra; i++)
-      remove_instance(svc, extra[i], "scaled down");
+    remove_many(svc, extra, nextra, "scaled down");
   }
   if (ok && !failed && c->rollout[0])
     set_rollout(svc, c, "");
@@ -638,11 +683,13 @@ static uint64_t pass(struct cargo_service *svc)
   }
   w.jobs = calloc(FRESH_JOBS_MAX, sizeof *w.jobs); /* NULL: fresh instances one by one */
   /* Instances of cargoes, or of joins, that are no more. */
-  for (size_t i = 0; i < w.ctrs.len; i++) {
-    const struct store_container *ct = &w.ctrs.items[i];
-    if (ct->cargo[0] && !joined(&w, ct))
-      remove_instance(svc, ct, "its cargo or join is gone");
-  }
+  const struct store_container **orphans = calloc(w.ctrs.len + 1, sizeof *orphans);
+  size_t norphans = 0;
+  for (size_t i = 0; orphans && i < w.ctrs.len; i++)
+    if (w.ctrs.items[i].cargo[0] && !joined(&w, &w.ctrs.items[i]))
+      orphans[norphans++] = &w.ctrs.items[i];
+  remove_many(svc, orphans, norphans, "its cargo or join is gone");
+  free(orphans);
   for (size_t i = 0; i < w.cargoes.len && !atomic_load(&svc->stopping); i++) {
     converge_cargo(svc, &w, &w.cargoes.items[i]);
     /* Later cargoes see what this one did. */
