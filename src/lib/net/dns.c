@@ -573,7 +573,9 @@ int dns_ensure(const struct dns_config *c, const char *hosts, struct nc_err *err
     return -1;
   size_t len = strlen(hosts);
   bool changed = !file_equals(f.hosts, hosts, len);
-  if (changed && nc_write_file_atomic(f.hosts, hosts, len, 0644, err) < 0)
+  /* Rebuilt from the store whenever it matters: replaced atomically, not fsync'd (an
+   * fsync per container created, under the network lock, serialised parallel starts). */
+  if (changed && nc_write_file_replace(f.hosts, hosts, len, 0644, err) < 0)
     return -1;
   /* Whatever nanocld's umask: dnsmasq reads the file as nobody. */
   if (changed && chmod(f.hosts, 0644) < 0)
