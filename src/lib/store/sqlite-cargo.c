@@ -94,6 +94,11 @@ int sq_cargo_get(struct store_tx *tx, const char *ns, const char *name, struct s
   return r;
 }
 
+static int collect_cargo(sqlite3_stmt *st, void *item)
+{
+  return row_to_cargo(st, item);
+}
+
 int sq_cargo_list(struct store_tx *tx, const char *ns, struct store_cargo_list *out,
                   struct nc_err *err)
 {
@@ -107,20 +112,10 @@ int sq_cargo_list(struct store_tx *tx, const char *ns, struct store_cargo_list *
   if (ns)
     sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
   struct store_cargo_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0 ||
-        row_to_cargo(st, &list.items[list.len]) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    list.len++;
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_cargo, "listing cargoes",
+                 err) < 0) {
     store_cargo_list_free(&list);
-    return sq_fail(s, rc, err, "listing cargoes", NULL);
+    return -1;
   }
   *out = list;
   return 0;
@@ -204,6 +199,17 @@ int sq_cargo_set_rollout(struct store_tx *tx, const char *ns, const char *name,
   return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, err, "updating a cargo", NULL);
 }
 
+static int collect_version(sqlite3_stmt *st, void *item)
+{
+  struct store_cargo_version *v = item;
+  v->version = sqlite3_column_int64(st, 0);
+  v->created_at = sqlite3_column_int64(st, 1);
+  sq_text(v->note, sizeof v->note, st, 2);
+  const unsigned char *spec = sqlite3_column_text(st, 3);
+  v->spec = strdup(spec ? (const char *)spec : "{}");
+  return v->spec ? 0 : -1;
+}
+
 int sq_cargo_history(struct store_tx *tx, const char *ns, const char *name,
                      struct store_cargo_version_list *out, struct nc_err *err)
 {
@@ -217,29 +223,10 @@ int sq_cargo_history(struct store_tx *tx, const char *ns, const char *name,
   sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
   struct store_cargo_version_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    struct store_cargo_version *v = &list.items[list.len];
-    v->version = sqlite3_column_int64(st, 0);
-    v->created_at = sqlite3_column_int64(st, 1);
-    sq_text(v->note, sizeof v->note, st, 2);
-    const unsigned char *spec = sqlite3_column_text(st, 3);
-    v->spec = strdup(spec ? (const char *)spec : "{}");
-    if (!v->spec) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    list.len++;
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_version, "reading a cargo's history",
+                 err) < 0) {
     store_cargo_version_list_free(&list);
-    return sq_fail(s, rc, err, "reading a cargo's history", NULL);
+    return -1;
   }
   *out = list;
   return 0;
@@ -267,6 +254,16 @@ int sq_join_put(struct store_tx *tx, const struct store_join *j, struct nc_err *
   return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, err, "storing a join", NULL);
 }
 
+static int collect_join(sqlite3_stmt *st, void *item)
+{
+  struct store_join *j = item;
+  sq_text(j->namespace_, sizeof j->namespace_, st, 0);
+  sq_text(j->cargo, sizeof j->cargo, st, 1);
+  sq_text(j->cluster, sizeof j->cluster, st, 2);
+  sq_text(j->network, sizeof j->network, st, 3);
+  return 0;
+}
+
 int sq_join_list(struct store_tx *tx, const char *ns, const char *cargo, const char *cluster,
                  struct store_join_list *out, struct nc_err *err)
 {
@@ -285,23 +282,10 @@ int sq_join_list(struct store_tx *tx, const char *ns, const char *cargo, const c
   if (cluster)
     sqlite3_bind_text(st, 3, cluster, -1, SQLITE_STATIC);
   struct store_join_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    struct store_join *j = &list.items[list.len++];
-    sq_text(j->namespace_, sizeof j->namespace_, st, 0);
-    sq_text(j->cargo, sizeof j->cargo, st, 1);
-    sq_text(j->cluster, sizeof j->cluster, st, 2);
-    sq_text(j->network, sizeof j->network, st, 3);
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_join, "listing joins",
+                 err) < 0) {
     store_join_list_free(&list);
-    return sq_fail(s, rc, err, "listing joins", NULL);
+    return -1;
   }
   *out = list;
   return 0;

@@ -60,6 +60,12 @@ int sq_cluster_get(struct store_tx *tx, const char *ns, const char *name,
   return sq_fail(s, rc, err, "reading a cluster", NULL);
 }
 
+static int collect_cluster(sqlite3_stmt *st, void *item)
+{
+  row_to_cluster(st, item);
+  return 0;
+}
+
 int sq_cluster_list(struct store_tx *tx, const char *ns, struct store_cluster_list *out,
                     struct nc_err *err)
 {
@@ -77,19 +83,10 @@ int sq_cluster_list(struct store_tx *tx, const char *ns, struct store_cluster_li
   if (ns)
     sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
   struct store_cluster_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    row_to_cluster(st, &list.items[list.len++]);
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_cluster, "listing clusters",
+                 err) < 0) {
     store_cluster_list_free(&list);
-    return sq_fail(s, rc, err, "listing clusters", NULL);
+    return -1;
   }
   *out = list;
   return 0;
@@ -143,6 +140,15 @@ int sq_variable_put(struct store_tx *tx, const char *ns, const char *cluster,
   return sq_fail(s, rc, err, "storing a variable", NULL);
 }
 
+static int collect_variable(sqlite3_stmt *st, void *item)
+{
+  struct store_variable *v = item;
+  sq_text(v->name, sizeof v->name, st, 0);
+  sq_text(v->value, sizeof v->value, st, 1);
+  v->created_at = sqlite3_column_int64(st, 2);
+  return 0;
+}
+
 int sq_variable_list(struct store_tx *tx, const char *ns, const char *cluster,
                      struct store_variable_list *out, struct nc_err *err)
 {
@@ -156,22 +162,10 @@ int sq_variable_list(struct store_tx *tx, const char *ns, const char *cluster,
   sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, cluster, -1, SQLITE_STATIC);
   struct store_variable_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    struct store_variable *v = &list.items[list.len++];
-    sq_text(v->name, sizeof v->name, st, 0);
-    sq_text(v->value, sizeof v->value, st, 1);
-    v->created_at = sqlite3_column_int64(st, 2);
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_variable, "listing variables",
+                 err) < 0) {
     store_variable_list_free(&list);
-    return sq_fail(s, rc, err, "listing variables", NULL);
+    return -1;
   }
   *out = list;
   return 0;

@@ -103,6 +103,12 @@ int sq_exec_key(struct sq_store *s, enum sq_stmt_id id, const char *sql, const c
  * bytes, `len` used): 0, or -1 when out of memory (*items unchanged). */
 int sq_grow(void **items, size_t *cap, size_t len, size_t size);
 
+/* Steps `st` to its end, appending one item of `size` bytes per row to *items (*len of
+ * them, zeroed, then filled by `row`: 0, or -1 when out of memory), and resets `st`.
+ * On failure what was collected stays in *items, for the caller's list free. */
+int sq_collect(struct sq_store *s, sqlite3_stmt *st, void **items, size_t *len, size_t size,
+               int (*row)(sqlite3_stmt *st, void *item), const char *what, struct nc_err *err);
+
 /* Copies text column `col` into dst ("" for NULL). */
 void sq_text(char *dst, size_t size, sqlite3_stmt *st, int col);
 

@@ -135,6 +135,12 @@ int sq_network_get_id(struct store_tx *tx, const char *id, struct store_network 
   return get_one(s, st, out, missing, err);
 }
 
+static int collect_network(sqlite3_stmt *st, void *item)
+{
+  row_to_network(st, item);
+  return 0;
+}
+
 int sq_network_list(struct store_tx *tx, const char *ns, const char *cluster,
                     struct store_network_list *out, struct nc_err *err)
 {
@@ -153,19 +159,10 @@ int sq_network_list(struct store_tx *tx, const char *ns, const char *cluster,
   if (cluster)
     sqlite3_bind_text(st, 2, cluster, -1, SQLITE_STATIC);
   struct store_network_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    row_to_network(st, &list.items[list.len++]);
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_network, "listing networks",
+                 err) < 0) {
     store_network_list_free(&list);
-    return sq_fail(s, rc, err, "listing networks", NULL);
+    return -1;
   }
   *out = list;
   return 0;
@@ -243,6 +240,12 @@ static void row_to_attachment(sqlite3_stmt *st, struct store_attachment *a)
   sq_text(a->cargo, sizeof a->cargo, st, 4);
 }
 
+static int collect_attachment(sqlite3_stmt *st, void *item)
+{
+  row_to_attachment(st, item);
+  return 0;
+}
+
 int sq_attachment_list(struct store_tx *tx, const char *network_id,
                        struct store_attachment_list *out, struct nc_err *err)
 {
@@ -256,19 +259,10 @@ int sq_attachment_list(struct store_tx *tx, const char *network_id,
   if (network_id)
     sqlite3_bind_text(st, 1, network_id, -1, SQLITE_STATIC);
   struct store_attachment_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    row_to_attachment(st, &list.items[list.len++]);
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_attachment, "listing addresses",
+                 err) < 0) {
     store_attachment_list_free(&list);
-    return sq_fail(s, rc, err, "listing addresses", NULL);
+    return -1;
   }
   *out = list;
   return 0;
@@ -339,6 +333,17 @@ int sq_port_insert(struct store_tx *tx, const struct store_port *p, struct nc_er
   return 0;
 }
 
+static int collect_port(sqlite3_stmt *st, void *item)
+{
+  struct store_port *p = item;
+  sq_text(p->container_id, sizeof p->container_id, st, 0);
+  p->host_ip = (uint32_t)sqlite3_column_int64(st, 1);
+  p->host_port = (uint16_t)sqlite3_column_int(st, 2);
+  sq_text(p->proto, sizeof p->proto, st, 3);
+  p->port = (uint16_t)sqlite3_column_int(st, 4);
+  return 0;
+}
+
 int sq_port_list(struct store_tx *tx, const char *container_id, struct store_port_list *out,
                  struct nc_err *err)
 {
@@ -353,24 +358,10 @@ int sq_port_list(struct store_tx *tx, const char *container_id, struct store_por
   if (container_id)
     sqlite3_bind_text(st, 1, container_id, -1, SQLITE_STATIC);
   struct store_port_list list = { NULL, 0 };
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sq_grow((void **)&list.items, &cap, list.len, sizeof *list.items) < 0) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    struct store_port *p = &list.items[list.len++];
-    sq_text(p->container_id, sizeof p->container_id, st, 0);
-    p->host_ip = (uint32_t)sqlite3_column_int64(st, 1);
-    p->host_port = (uint16_t)sqlite3_column_int(st, 2);
-    sq_text(p->proto, sizeof p->proto, st, 3);
-    p->port = (uint16_t)sqlite3_column_int(st, 4);
-  }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (sq_collect(s, st, (void **)&list.items, &list.len, sizeof *list.items, collect_port, "listing published ports",
+                 err) < 0) {
     store_port_list_free(&list);
-    return sq_fail(s, rc, err, "listing published ports", NULL);
+    return -1;
   }
   *out = list;
   return 0;

@@ -185,6 +185,28 @@ int sq_grow(void **items, size_t *cap, size_t len, size_t size)
   return 0;
 }
 
+int sq_collect(struct sq_store *s, sqlite3_stmt *st, void **items, size_t *len, size_t size,
+               int (*row)(sqlite3_stmt *st, void *item), const char *what, struct nc_err *err)
+{
+  size_t cap = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sq_grow(items, &cap, *len, size) < 0) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    void *item = (char *)*items + *len * size;
+    memset(item, 0, size);
+    if (row(st, item) < 0) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    (*len)++;
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, err, what, NULL);
+}
+
 void sq_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
   const unsigned char *v = sqlite3_column_text(st, col);
