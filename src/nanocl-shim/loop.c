@@ -24,9 +24,23 @@ struct loop {
   struct timespec deadline; /* of the drain, CLOCK_MONOTONIC */
 };
 
+/* Our own table: sigabbrev_np is glibc's only (the shim also builds with musl). */
+static const char *const signal_abbrevs[] = {
+  [SIGHUP] = "HUP",     [SIGINT] = "INT",       [SIGQUIT] = "QUIT",   [SIGILL] = "ILL",
+  [SIGTRAP] = "TRAP",   [SIGABRT] = "ABRT",     [SIGBUS] = "BUS",     [SIGFPE] = "FPE",
+  [SIGKILL] = "KILL",   [SIGUSR1] = "USR1",     [SIGSEGV] = "SEGV",   [SIGUSR2] = "USR2",
+  [SIGPIPE] = "PIPE",   [SIGALRM] = "ALRM",     [SIGTERM] = "TERM",   [SIGSTKFLT] = "STKFLT",
+  [SIGCHLD] = "CHLD",   [SIGCONT] = "CONT",     [SIGSTOP] = "STOP",   [SIGTSTP] = "TSTP",
+  [SIGTTIN] = "TTIN",   [SIGTTOU] = "TTOU",     [SIGURG] = "URG",     [SIGXCPU] = "XCPU",
+  [SIGXFSZ] = "XFSZ",   [SIGVTALRM] = "VTALRM", [SIGPROF] = "PROF",   [SIGWINCH] = "WINCH",
+  [SIGIO] = "IO",       [SIGPWR] = "PWR",       [SIGSYS] = "SYS",
+};
+
 static const char *signal_name(int sig, char *buf, size_t size)
 {
-  const char *abbrev = sigabbrev_np(sig);
+  const char *abbrev = sig > 0 && (size_t)sig < sizeof signal_abbrevs / sizeof *signal_abbrevs
+                         ? signal_abbrevs[sig]
+                         : NULL;
   if (abbrev)
     snprintf(buf, size, "SIG%s", abbrev);
   else if (sig >= SIGRTMIN && sig <= SIGRTMAX)

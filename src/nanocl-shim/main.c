@@ -4,7 +4,7 @@
  *   2. subreaper, oom_score_adj -1000, --pid-file, pipes, `run --detach`.
  *   3. one line on --sync-fd: {"pid", "shim_pid"} or {"error"} (then exit 1).
  *   4. the loop (loop.c) until the container's init has exited and its output is drained.
- *   5. exit file, `delete`, exit 0. */
+ *   5. exit file; `delete` in a child holding BUNDLE/runtime.lock; exit 0. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -26,9 +27,10 @@
 
 #define DEFAULT_LOG_MAX (10 * 1024 * 1024)
 
-/* The two line buffers are 16 KiB each: static, so untouched pages cost nothing. */
-static struct shim_stream out_stream = { .name = "stdout", .fd = -1 };
-static struct shim_stream err_stream = { .name = "stderr", .fd = -1 };
+/* The two line buffers are 16 KiB each: static and zero (bss, not data: an initialiser
+ * would put them in the file and in memory), so untouched pages cost nothing. Their
+ * names and fds are set by make_pipes. */
+static struct shim_stream out_stream, err_stream;
 
 static void usage(FILE *to)
 {
@@ -167,9 +169,10 @@ static void tidy_fds(int keep)
   for (int fd = 0; fd < 3; fd++)
     if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
       _exit(1);
+  /* close_range(2) through syscall(): musl has no wrapper for it. */
   if (keep > 3)
-    close_range(3, (unsigned)keep - 1, 0);
-  close_range((unsigned)keep + 1, ~0U, 0);
+    syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+  syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
   fcntl(keep, F_SETFD, FD_CLOEXEC);
 }
 
@@ -210,6 +213,8 @@ static void protect_from_oom(struct shim_runtime *rt)
 static int make_pipes(int write_ends[2], struct nc_err *err)
 {
   struct shim_stream *streams[2] = { &out_stream, &err_stream };
+  out_stream.name = "stdout";
+  err_stream.name = "stderr";
   for (int i = 0; i < 2; i++) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -331,13 +336,9 @@ int main(int argc, char **argv)
     nc_log(NC_LOG_ERROR, "nanocl-shim %.12s: %s", cfg.id, err.msg);
     status = 1;
   }
-  if (shim_runtime_delete(&rt, false, &err) < 0) {
-    nc_log(NC_LOG_WARN, "nanocl-shim %.12s: delete: %s; trying --force", cfg.id, err.msg);
-    if (shim_runtime_delete(&rt, true, &err) < 0) {
-      nc_log(NC_LOG_ERROR, "nanocl-shim %.12s: delete --force: %s", cfg.id, err.msg);
-      status = 1;
-    }
-  }
+  /* The exit is recorded: nanocld learns of it when this process ends, without waiting
+   * for the runtime's `delete` (one more runtime start-up, ~15 ms for runc). */
+  shim_runtime_delete_detached(&rt);
   return status;
 
 failed:

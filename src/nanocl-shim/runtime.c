@@ -1,11 +1,12 @@
 /* Running the OCI runtime (runc, crun):
- *   RUNTIME --root ROOT --log BUNDLE/runtime.log --log-format json run --detach
+ *   RUNTIME --root ROOT --log /proc/self/fd/N --log-format json run --detach
  *           --bundle BUNDLE --pid-file BUNDLE/container.pid ID
- *   RUNTIME --root ROOT --log … start ID
- *   RUNTIME --root ROOT --log … delete [--force] ID
- * A failed command's error is the runtime's own message: the last error line it added
- * to runtime.log. The runtime gets the shim's signal mask and dispositions back to their
- * defaults, and the oom_score_adj the shim had before it protected itself. */
+ *   RUNTIME --root ROOT --log /proc/self/fd/N … delete [--force] ID
+ * N is BUNDLE/runtime.log, opened once by the shim: the last `delete` may run after
+ * nanocld has removed the bundle (docs/shim.md, "Life"). A failed command's error is the
+ * runtime's own message: the last error line it added to that log. The runtime gets the
+ * shim's signal mask and dispositions back to their defaults, and the oom_score_adj the
+ * shim had before it protected itself. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,29 +33,34 @@ int shim_runtime_init(struct shim_runtime *rt, const struct shim_config *cfg, st
 {
   rt->cfg = cfg;
   rt->oom_restore[0] = '\0';
-  if (snprintf(rt->log_path, sizeof rt->log_path, "%s/runtime.log", cfg->bundle) >=
-        (int)sizeof rt->log_path ||
+  rt->log_fd = rt->lock_fd = -1;
+  char log[4096], lock[4096];
+  if (snprintf(log, sizeof log, "%s/runtime.log", cfg->bundle) >= (int)sizeof log ||
+      snprintf(lock, sizeof lock, "%s/runtime.lock", cfg->bundle) >= (int)sizeof lock ||
       snprintf(rt->pid_path, sizeof rt->pid_path, "%s/container.pid", cfg->bundle) >=
         (int)sizeof rt->pid_path)
     return nc_err_set(err, NC_ERR_INVALID, "bundle path too long: '%s'", cfg->bundle);
+  rt->log_fd = open(log, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (rt->log_fd < 0)
+    return nc_err_sys(err, errno, "cannot open '%s'", log);
+  rt->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (rt->lock_fd < 0)
+    return nc_err_sys(err, errno, "cannot open '%s'", lock);
   return 0;
 }
 
-static off_t file_size(const char *path)
+static off_t file_size(int fd)
 {
   struct stat st;
-  return stat(path, &st) == 0 ? st.st_size : 0;
+  return fstat(fd, &st) == 0 ? st.st_size : 0;
 }
 
 /* The message of the last error (or fatal) line runtime.log got past `from`; "" if none. */
 static void runtime_log_error(const struct shim_runtime *rt, off_t from, char *out, size_t size)
 {
   out[0] = '\0';
-  _cleanup_close_ int fd = open(rt->log_path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  off_t end = lseek(fd, 0, SEEK_END);
-  if (end < 0 || end <= from)
+  off_t end = file_size(rt->log_fd);
+  if (end <= from)
     return;
   if (end - from > RUNTIME_LOG_TAIL)
     from = end - RUNTIME_LOG_TAIL;
@@ -61,7 +68,7 @@ static void runtime_log_error(const struct shim_runtime *rt, off_t from, char *o
   _cleanup_free_ char *text = malloc(len + 1);
   if (!text)
     return;
-  ssize_t n = pread(fd, text, len, from);
+  ssize_t n = pread(rt->log_fd, text, len, from);
   if (n <= 0)
     return;
   text[n] = '\0';
@@ -82,7 +89,8 @@ static int run(struct shim_runtime *rt, const char *const *args, int out_fd, int
                struct nc_err *err)
 {
   const struct shim_config *cfg = rt->cfg;
-  const char *global[] = { cfg->runtime, "--root", cfg->runtime_root, "--log", rt->log_path,
+  /* "--log" is followed by /proc/self/fd/N, filled in by the child (N is its own). */
+  const char *global[] = { cfg->runtime, "--root", cfg->runtime_root, "--log", "",
                           "--log-format", "json" };
   char *argv[16]; /* execv's type; nothing is written through it */
   size_t n = 0;
@@ -133,6 +141,13 @@ static int run(struct shim_runtime *rt, const char *const *args, int out_fd, int
     for (int i = 0; i < 3; i++)
       if (dup2(fds[i], i) < 0)
         goto fail;
+    /* The log as an inherited fd (F_DUPFD: not close-on-exec) named through /proc. */
+    char log_arg[40];
+    int log_fd = fcntl(rt->log_fd, F_DUPFD, 3);
+    if (log_fd < 0)
+      goto fail;
+    snprintf(log_arg, sizeof log_arg, "/proc/self/fd/%d", log_fd);
+    argv[4] = log_arg;
     execv(argv[0], argv);
 fail:;
     int e = errno;
@@ -160,7 +175,7 @@ fail:;
 static int command(struct shim_runtime *rt, const char *const *args, int out_fd, int err_fd,
                    struct nc_err *err)
 {
-  off_t from = file_size(rt->log_path);
+  off_t from = file_size(rt->log_fd);
   int status = run(rt, args, out_fd, err_fd, err);
   if (status < 0)
     return -1;
@@ -212,4 +227,24 @@ int shim_runtime_delete(struct shim_runtime *rt, bool force, struct nc_err *err)
   const char *plain[] = { "delete", rt->cfg->id, NULL };
   const char *forced[] = { "delete", "--force", rt->cfg->id, NULL };
   return command(rt, force ? forced : plain, -1, -1, err);
+}
+
+void shim_runtime_delete_detached(struct shim_runtime *rt)
+{
+  /* The lock is taken here, before this process ends, so that nanocld, once it has seen
+   * the end, finds it held until the runtime has forgotten the container. */
+  if (flock(rt->lock_fd, LOCK_EX) < 0)
+    nc_log(NC_LOG_WARN, "nanocl-shim %.12s: cannot lock the runtime: %s", rt->cfg->id,
+           strerror(errno));
+  pid_t pid = fork();
+  if (pid > 0)
+    return; /* the child holds the lock (the same open file) until it exits */
+  struct nc_err err = NC_ERR_INIT;
+  if (shim_runtime_delete(rt, false, &err) < 0) {
+    nc_log(NC_LOG_WARN, "nanocl-shim %.12s: delete: %s; trying --force", rt->cfg->id, err.msg);
+    if (shim_runtime_delete(rt, true, &err) < 0)
+      nc_log(NC_LOG_ERROR, "nanocl-shim %.12s: delete --force: %s", rt->cfg->id, err.msg);
+  }
+  if (pid == 0)
+    _exit(0);
 }

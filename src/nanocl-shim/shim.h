@@ -80,7 +80,8 @@ void shim_stream_flush(struct shim_stream *s, struct shim_log *log);
 /* ---- runtime.c */
 struct shim_runtime {
   const struct shim_config *cfg;
-  char log_path[4096];   /* BUNDLE/runtime.log */
+  int log_fd;            /* BUNDLE/runtime.log, read and appended */
+  int lock_fd;           /* BUNDLE/runtime.lock: held while the runtime deletes */
   char pid_path[4096];   /* BUNDLE/container.pid */
   char oom_restore[16];  /* oom_score_adj the runtime's children get back, "" = leave */
 };
@@ -92,6 +93,10 @@ int shim_runtime_create(struct shim_runtime *rt, int out_fd, int err_fd, pid_t *
                         struct nc_err *err);
 /* `delete` (with --force when `force`); errors only logged unless `err` is wanted. */
 int shim_runtime_delete(struct shim_runtime *rt, bool force, struct nc_err *err);
+/* `delete` (then `delete --force` if it failed) in a child that holds BUNDLE/runtime.lock
+ * (taken before the fork) until it is done; inline when fork fails. Returns in the shim
+ * at once. */
+void shim_runtime_delete_detached(struct shim_runtime *rt);
 
 /* ---- loop.c */
 struct shim_exit {

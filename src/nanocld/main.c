@@ -17,6 +17,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/spawn.h"
 #include "cargo/cargo.h"
 #include "config.h"
 #include "image/service.h"
@@ -214,6 +215,9 @@ int main(int argc, char **argv)
   sigaddset(&set, SIGINT);
   sigprocmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
+  /* Programs are started with nc_spawn, which maps fds onto 0-2: ours must be taken. */
+  if (nc_spawn_tidy_stdio() < 0)
+    return 1;
 
   return run(&opts);
 }

@@ -7,6 +7,7 @@ shim's own exit status can be checked although it detaches; the detaching test s
 the way nanocld does instead, and checks that it is nobody's child.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -479,7 +480,9 @@ def test_sync_line_detached_session(make_shim):
     sfds = sorted(os.readlink(f"/proc/{shim}/fd/{f}") for f in os.listdir(f"/proc/{shim}/fd"))
     assert sum(t.startswith("pipe:") for t in sfds) == 2, sfds
     assert str(s.log) in sfds, sfds
-    assert len(sfds) == 7, sfds  # stdin, stdout, stderr, signalfd, two pipes, the log
+    # stdin, stdout, stderr, signalfd, two pipes, the log, runtime.log and runtime.lock
+    assert str(s.bundle / "runtime.log") in sfds and str(s.bundle / "runtime.lock") in sfds, sfds
+    assert len(sfds) == 9, sfds
     os.kill(shim, signal.SIGTERM)
     wait_gone(shim, EXIT_TIMEOUT, s.diagnostics)
     s.check_stderr()
@@ -550,9 +553,22 @@ def test_log_rotation(make_shim):
 
 
 def test_delete_after_exit(make_shim):
+    """The exit file comes first and the shim ends; the runtime's `delete` is finished by
+    a child holding bundle/runtime.lock (the lock nanocld takes before running that id
+    again): once the lock can be taken, the runtime has forgotten the container."""
     s = make_shim(["sh", "-c", "echo hi"])
     s.start()
     assert s.wait() == 0
+    assert s.exit_info()["exit_code"] == 0
+    with open(s.bundle / "runtime.lock", "r+") as lock:
+        deadline = time.monotonic() + EXIT_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "runtime.lock still held\n" + s.diagnostics()
+                time.sleep(0.005)
     assert s.containers() == []
     assert s.runc("state", s.id).returncode != 0
     assert not Path(f"/proc/{s.shim_pid}").exists() or \

@@ -320,8 +320,9 @@ int container_remove(struct container_service *svc, const char *ns, const char *
   if (r == 0 && rootfs_umount(rootfs, err) < 0)
     r = -1;
   if (r == 0) {
-    /* The runtime may still know it (a start that failed half-way). */
-    container_runtime_forget(svc, c.id);
+    /* The runtime may still know it (a start that failed half-way); its shim's last
+     * `delete` may still be going on, and is not waited for. */
+    container_runtime_forget(svc, c.id, false);
     r = net_container_detach(svc->net, c.id, err);
   }
   if (r == 0)

@@ -108,5 +108,8 @@ void container_reap(struct container_service *svc, const char *id);
 int container_runtime(struct container_service *svc, const char *const *args,
                       struct nc_err *err);
 /* `runtime delete --force` when the runtime still has state for `id` (a crash
- * leftover); otherwise nothing, sparing a runtime start-up (10-20 ms for runc). */
-void container_runtime_forget(struct container_service *svc, const char *id);
+ * leftover); otherwise nothing, sparing a runtime start-up (10-20 ms for runc).
+ * A shim that has ended leaves its `delete` to a child holding the container's
+ * runtime.lock: with `wait` this waits for it (the id is about to be run again);
+ * without, it leaves the runtime to that child. */
+void container_runtime_forget(struct container_service *svc, const char *id, bool wait);

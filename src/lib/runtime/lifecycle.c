@@ -8,14 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/spawn.h"
 #include "base/timeutil.h"
 #include "runtime/container.h"
 #include "runtime/rootfs.h"
@@ -39,15 +42,12 @@ int container_runtime(struct container_service *svc, const char *const *args,
   int errpipe[2];
   if (pipe2(errpipe, O_CLOEXEC) < 0)
     return nc_err_sys(err, errno, "cannot run %s", svc->rt.name);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    dup2(null, 0);
-    dup2(null, 1);
-    dup2(errpipe[1], 2);
-    /* execv's prototype predates const; the strings are not written. */
-    execv(argv[0], (char *const *)(uintptr_t)argv);
-    _exit(127);
+  pid_t pid;
+  const int fds[3] = { -1, -1, errpipe[1] };
+  if (nc_spawn(argv, fds, -1, &pid, err) < 0) {
+    close(errpipe[0]);
+    close(errpipe[1]);
+    return -1;
   }
   close(errpipe[1]);
   char msg[512] = "";
@@ -58,10 +58,8 @@ int container_runtime(struct container_service *svc, const char *const *args,
   msg[used] = '\0';
   close(errpipe[0]);
   int status = 0;
-  while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
-  if (pid < 0)
-    return nc_err_sys(err, errno, "cannot run %s", svc->rt.name);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;
   msg[strcspn(msg, "\n")] = '\0';
@@ -69,9 +67,13 @@ int container_runtime(struct container_service *svc, const char *const *args,
                     msg[0] ? msg : "failed");
 }
 
-void container_runtime_forget(struct container_service *svc, const char *id)
+void container_runtime_forget(struct container_service *svc, const char *id, bool wait)
 {
-  char state[PATH_MAX + 80];
+  char lock[PATH_MAX], state[PATH_MAX + 80];
+  container_path(svc, id, "runtime.lock", lock, sizeof lock);
+  _cleanup_close_ int fd = open(lock, O_RDWR | O_CLOEXEC);
+  if (fd >= 0 && flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0)
+    return; /* the shim's child is deleting it */
   snprintf(state, sizeof state, "%s/%s", svc->runtime_root, id);
   if (access(state, F_OK) < 0)
     return; /* runc and crun keep one directory per container under --root */
@@ -211,25 +213,18 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) < 0)
     return nc_err_sys(err, errno, "cannot start the shim");
-  pid_t child = fork();
-  if (child == 0) {
-    /* fd 3 is the sync pipe; everything else of nanocld's is CLOEXEC. */
-    if (dup2(sync[1], 3) < 0)
-      _exit(127);
-    int null = open("/dev/null", O_RDWR);
-    dup2(null, 0);
-    dup2(null, 1);
-    const char *argv[] = { svc->shim, "--id", c->id, "--bundle", bundle, "--runtime",
-                           svc->rt.path, "--runtime-root", svc->runtime_root, "--log", log,
-                           "--exit-file", exitf, "--pid-file", pidf, "--cgroup", cg,
-                           "--sync-fd", "3", NULL };
-    execv(svc->shim, (char *const *)(uintptr_t)argv);
-    _exit(127);
-  }
+  /* fd 3 is the sync pipe; everything else of nanocld's is CLOEXEC. */
+  const char *argv[] = { svc->shim, "--id", c->id, "--bundle", bundle, "--runtime",
+                         svc->rt.path, "--runtime-root", svc->runtime_root, "--log", log,
+                         "--exit-file", exitf, "--pid-file", pidf, "--cgroup", cg,
+                         "--sync-fd", "3", NULL };
+  const int fds[3] = { -1, -1, 2 };
+  pid_t child;
+  int r = nc_spawn(argv, fds, sync[1], &child, err);
   close(sync[1]);
-  if (child < 0) {
+  if (r < 0) {
     close(sync[0]);
-    return nc_err_sys(err, errno, "cannot start the shim");
+    return -1;
   }
   int status;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR)
@@ -250,7 +245,6 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
   json_t *j = line.len ? json_loadb(line.data, line.len, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
   nc_buf_free(&line);
   const char *error = json_string_value(json_object_get(j, "error"));
-  int r = 0;
   if (error)
     r = nc_err_set(err, NC_ERR_INVALID, "%s", error);
   else if (!json_integer_value(json_object_get(j, "pid")))
@@ -315,7 +309,8 @@ int container_start(struct container_service *svc, const char *ns, const char *k
     r = write_bundle(svc, &c, img.config, err);
   pid_t pid = 0, shim_pid = 0;
   if (r == 0) {
-    container_runtime_forget(svc, c.id); /* a leftover of a crash, if any */
+    /* A leftover of a crash, or the delete of the last run still going on. */
+    container_runtime_forget(svc, c.id, true);
     /* Runtime start-ups are CPU-bound: more at once than CPUs only makes every
      * caller wait longer (bench/containers: 100 at once, median 6.9 s each). */
     sem_wait(&svc->starts);

@@ -2,6 +2,7 @@
  * When a shim exits, its exit file says how the container ended. At start-up
  * the shims of running containers are re-adopted; those that died while
  * nanocld was away are reaped from their exit files. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -59,17 +60,20 @@ int container_watch(struct container_service *svc, const char *id, pid_t shim_pi
     return nc_err_sys(err, errno, "cannot watch the shim of %.12s", id);
   }
   fcntl(w->pidfd, F_SETFD, FD_CLOEXEC);
-  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
-  if (epoll_ctl(svc->epfd, EPOLL_CTL_ADD, w->pidfd, &ev) < 0) {
-    int e = errno;
-    close(w->pidfd);
-    free(w);
-    return nc_err_sys(err, e, "cannot watch the shim of %.12s", id);
-  }
+  /* On the list before epoll can report it: from epoll_ctl on, the watcher thread may
+   * take it off and free it at once (a shim that has already ended). */
   pthread_mutex_lock(&svc->mu);
   w->next = svc->watched;
   svc->watched = w;
   pthread_mutex_unlock(&svc->mu);
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+  if (epoll_ctl(svc->epfd, EPOLL_CTL_ADD, w->pidfd, &ev) < 0) {
+    int e = errno;
+    unlink_watched(svc, w);
+    close(w->pidfd);
+    free(w);
+    return nc_err_sys(err, e, "cannot watch the shim of %.12s", id);
+  }
   return 0;
 }
 
@@ -170,6 +174,40 @@ static bool is_our_shim(pid_t pid, const char *id)
   return strstr(cmd, "nanocl-shim") && strstr(cmd, id);
 }
 
+static bool is_container_id(const char *s)
+{
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+      return false;
+  return n == 64;
+}
+
+/* What the runtime still knows of containers that are not running: a shim killed before
+ * its `delete`, or a container removed meanwhile. `adopted` holds the running ones. */
+static void sweep_runtime(struct container_service *svc, const struct store_container_list *list,
+                          const bool *adopted)
+{
+  DIR *dir = opendir(svc->runtime_root);
+  if (!dir)
+    return;
+  int swept = 0;
+  for (struct dirent *e; (e = readdir(dir));) {
+    if (!is_container_id(e->d_name))
+      continue;
+    bool running = false;
+    for (size_t i = 0; i < list->len && !running; i++)
+      running = adopted[i] && !strcmp(list->items[i].id, e->d_name);
+    if (running)
+      continue;
+    container_runtime_forget(svc, e->d_name, false);
+    swept++;
+  }
+  closedir(dir);
+  if (swept)
+    nc_log(NC_LOG_INFO, "runtime: %d container(s) it still knew forgotten", swept);
+}
+
 static void readopt(struct container_service *svc)
 {
   struct store_tx *tx;
@@ -184,12 +222,14 @@ static void readopt(struct container_service *svc)
   }
   store_commit(tx, &err);
   int adopted = 0, reaped = 0;
-  for (size_t i = 0; i < list.len; i++) {
+  bool *watched = calloc(list.len ? list.len : 1, sizeof *watched);
+  for (size_t i = 0; watched && i < list.len; i++) {
     struct store_container *c = &list.items[i];
     if (strcmp(c->state, "running") != 0)
       continue;
     pid_t shim = (pid_t)c->shim_pid;
     if (shim > 0 && is_our_shim(shim, c->id) && container_watch(svc, c->id, shim, &err) == 0) {
+      watched[i] = true;
       adopted++;
     } else {
       container_reap(svc, c->id);
@@ -199,6 +239,9 @@ static void readopt(struct container_service *svc)
   if (adopted || reaped)
     nc_log(NC_LOG_INFO, "containers: %d running re-adopted, %d ended while nanocld was away",
            adopted, reaped);
+  if (watched)
+    sweep_runtime(svc, &list, watched);
+  free(watched);
   store_container_list_free(&list);
 }
 
