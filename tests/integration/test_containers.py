@@ -229,6 +229,28 @@ def test_many_containers_leave_nothing_behind(cd):
     assert not left, f"cgroups left behind: {left[:3]}"
     runtime_state = cd.run_dir / "runtime"
     assert not set(os.listdir(runtime_state)) & ids, "runtime state left behind"
+    # rm moved each directory to STATE/trash, emptied by nanocld's low-priority thread.
+    trash = cd.state_dir / "trash"
+    while set(os.listdir(trash)) & ids and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not set(os.listdir(trash)) & ids, "directories left in the trash"
+
+
+def test_trash_left_by_a_crash_is_emptied_at_start(cd):
+    """What a crash left in STATE/trash (a container directory on its way out, with an
+    overlay work dir the kernel made mode 000) is removed when nanocld starts."""
+    left = cd.state_dir / "trash" / ("ab" * 32)
+    (left / "upper" / "etc").mkdir(parents=True)
+    (left / "upper" / "etc" / "hostname").write_text("x\n")
+    (left / "work" / "work").mkdir(parents=True)
+    os.chmod(left / "work" / "work", 0)
+    cd.kill9()
+    cd.start()
+    deadline = time.monotonic() + 10
+    while left.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not left.exists()
+    assert cd.cli("container", "ls", "-a", check=0).returncode == 0
 
 
 def test_containers_outlive_nanocld(cd):

@@ -182,6 +182,19 @@ int main(void)
   store_rollback(tx);
   is_int(model_namespace_create(s, "after", NULL, &err), 0, "the store works after a rollback");
 
+  /* Volatile writes (not fsync'd) commit and roll back like the others, and leave the
+   * connection as it was for the next ones. */
+  struct store_namespace vol = { .name = "volatile", .created_at = 1 };
+  is_int(store_begin(s, STORE_TX_WRITE_VOLATILE, &tx, &err), 0, "begin volatile");
+  is_int(store_namespace_insert(tx, &vol, &err), 0, "insert in it");
+  store_rollback(tx);
+  is_int(model_namespace_get(s, "volatile", &ns, &err), -1, "gone after its rollback");
+  is_int(store_begin(s, STORE_TX_WRITE_VOLATILE, &tx, &err), 0, "begin volatile again");
+  is_int(store_namespace_insert(tx, &vol, &err), 0, "insert in it");
+  is_int(store_commit(tx, &err), 0, "commit it");
+  is_int(model_namespace_get(s, "volatile", &ns, &err), 0, "there after its commit");
+  is_int(model_namespace_delete(s, "volatile", &err), 0, "a durable write after it");
+
   test_networks(s);
 
   /* Concurrent writers are serialised, none lost. */

@@ -25,9 +25,12 @@ int nc_spawn(const char *const *argv, const int fds[3], int fd3, pid_t *pid, str
                       argv[0], fd3);
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
-  sigset_t none, all;
+  /* Handlers are reset by exec itself; only an ignored signal would stay ignored, and
+   * SIGPIPE is the one nanocld ignores. */
+  sigset_t none, ignored;
   sigemptyset(&none);
-  sigfillset(&all);
+  sigemptyset(&ignored);
+  sigaddset(&ignored, SIGPIPE);
   int e = posix_spawn_file_actions_init(&fa);
   if (e)
     return nc_err_sys(err, e, "cannot start %s", argv[0]);
@@ -44,7 +47,7 @@ int nc_spawn(const char *const *argv, const int fds[3], int fd3, pid_t *pid, str
   if (!e)
     e = posix_spawnattr_setsigmask(&attr, &none);
   if (!e)
-    e = posix_spawnattr_setsigdefault(&attr, &all);
+    e = posix_spawnattr_setsigdefault(&attr, &ignored);
   if (!e)
     e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   /* posix_spawn's prototype predates const; the strings are not written. */

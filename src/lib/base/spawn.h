@@ -7,8 +7,8 @@
 
 /* Runs argv[0] (a path) with argv. Its fds 0-2 are fds[0..2] (-1: /dev/null) and, when
  * fd3 >= 0, fd3 becomes its fd 3; nothing else is inherited, as every fd of ours is
- * close-on-exec. The child starts with no signal blocked and every disposition at its
- * default. Sources must not be below 3 unless they are already where they go (a daemon
+ * close-on-exec. The child starts with no signal blocked and SIGPIPE (which nanocld
+ * ignores) at its default. Sources must not be below 3 unless they are already where they go (a daemon
  * keeps 0-2 open: nc_spawn_tidy_stdio). On success *pid is the child, to be waited for. */
 int nc_spawn(const char *const *argv, const int fds[3], int fd3, pid_t *pid, struct nc_err *err);
 

@@ -214,7 +214,7 @@ int net_container_detach(struct net_service *svc, const char *container_id, stru
   /* …and in case something still holds the namespace (an nsenter, an open fd), the
    * veth is deleted too, off this thread: its old address must not answer ARP from the
    * bridge when the address goes to the next container. */
-  char *name = r == 0 ? strdup(veth) : NULL;
+  char *name = r == 0 && had ? strdup(veth) : NULL;
   pthread_t t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);

@@ -41,8 +41,9 @@ int container_load(struct container_service *svc, const char *ns, const char *ke
 int container_save(struct container_service *svc, const struct store_container *c,
                    struct nc_err *err)
 {
+  /* Only the run-time state changes here (started, ended, pids): volatile. */
   struct store_tx *tx;
-  if (store_begin(svc->store, STORE_TX_WRITE, &tx, err) < 0)
+  if (store_begin(svc->store, STORE_TX_WRITE_VOLATILE, &tx, err) < 0)
     return -1;
   if (store_container_update(tx, c, err) < 0) {
     store_rollback(tx);
@@ -314,8 +315,7 @@ int container_remove(struct container_service *svc, const char *ns, const char *
     else
       r = container_stop(svc, ns, c.id, 0, err);
   }
-  char dir[PATH_MAX], rootfs[PATH_MAX];
-  container_path(svc, c.id, NULL, dir, sizeof dir);
+  char rootfs[PATH_MAX];
   container_path(svc, c.id, "rootfs", rootfs, sizeof rootfs);
   if (r == 0 && rootfs_umount(rootfs, err) < 0)
     r = -1;
@@ -326,7 +326,7 @@ int container_remove(struct container_service *svc, const char *ns, const char *
     r = net_container_detach(svc->net, c.id, err);
   }
   if (r == 0)
-    r = image_remove_tree(dir, err);
+    r = container_trash(svc, c.id, err);
   /* Its address and ports go with the row; its network's DNS and the port rules
    * are rewritten after. */
   struct store_attachment att = { 0 };

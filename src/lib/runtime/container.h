@@ -44,6 +44,13 @@ struct container_service {
   sem_t starts;           /* bounds the starts in progress (runtime start-ups) */
   container_exit_fn on_exit;
   void *on_exit_ctx;
+  /* Directories of removed containers, emptied by a low-priority thread (trash.c). */
+  char trash[PATH_MAX]; /* STATE_DIR/trash */
+  pthread_t janitor;
+  bool janitor_running;
+  pthread_mutex_t trash_mu;
+  pthread_cond_t trash_cv;
+  bool trash_pending, trash_stop;
 };
 
 /* Probes the runtime, re-adopts running containers, starts the watcher. */
@@ -95,8 +102,14 @@ bool container_is_running(struct container_service *svc, const char *id);
 bool container_wait_stopped(struct container_service *svc, const char *id, int timeout_ms);
 
 /* internal, shared by container*.c */
+/* trash.c: STATE_DIR/trash and its thread; moving a container's directory there. */
+int container_trash_init(struct container_service *svc, const char *state_dir,
+                         struct nc_err *err);
+void container_trash_destroy(struct container_service *svc);
+int container_trash(struct container_service *svc, const char *id, struct nc_err *err);
 int container_load(struct container_service *svc, const char *ns, const char *key,
                    struct store_container *out, struct nc_err *err);
+/* Writes the run-time state of c (a volatile transaction: store.h). */
 int container_save(struct container_service *svc, const struct store_container *c,
                    struct nc_err *err);
 void container_path(const struct container_service *svc, const char *id, const char *file,

@@ -288,7 +288,8 @@ int container_service_init(struct container_service *svc, struct store *store,
                       shim ? " at " : "", shim ? shim : "");
   snprintf(svc->dir, sizeof svc->dir, "%s/containers", state_dir);
   snprintf(svc->runtime_root, sizeof svc->runtime_root, "%s/runtime", run_dir);
-  if (nc_mkdir_p(svc->dir, 0700, err) < 0 || nc_mkdir_p(svc->runtime_root, 0700, err) < 0)
+  if (nc_mkdir_p(svc->dir, 0700, err) < 0 || nc_mkdir_p(svc->runtime_root, 0700, err) < 0 ||
+      container_trash_init(svc, state_dir, err) < 0)
     return -1;
   nc_log(NC_LOG_INFO, "runtime: %s (%s), cgroups %s, shim %s", svc->rt.name, svc->rt.path,
          cgroup_layout_name(svc->rt.layout), svc->shim);
@@ -313,6 +314,7 @@ void container_service_destroy(struct container_service *svc)
   if (svc->epfd < 0)
     return;
   atomic_store(&svc->stopping, true);
+  container_trash_destroy(svc);
   uint64_t one = 1;
   ssize_t n = write(svc->wake_fd, &one, sizeof one);
   (void)n;

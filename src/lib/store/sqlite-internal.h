@@ -76,6 +76,7 @@ struct sq_store {
   pthread_mutex_t lock;
   sqlite3_stmt *stmts[SQ_STMT_MAX];
   struct store_tx tx; /* the one transaction in progress, guarded by `lock` */
+  bool tx_volatile;   /* it runs with synchronous=NORMAL, to be set back after */
 };
 
 static inline struct sq_store *sq_from_tx(struct store_tx *tx)

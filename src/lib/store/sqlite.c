@@ -335,14 +335,35 @@ int store_sqlite_open(const char *path, struct store **out, struct nc_err *err)
   return 0;
 }
 
+/* synchronous=FULL is the connection's setting; a volatile transaction lowers it to
+ * NORMAL (in WAL mode: durable across a crash of the process, not a power loss) for its
+ * own commit only. The connection is ours alone while `lock` is held. */
+static void volatile_end(struct sq_store *s)
+{
+  if (s->tx_volatile) {
+    struct nc_err ignored = NC_ERR_INIT;
+    if (exec(s, "PRAGMA synchronous=FULL", &ignored) < 0)
+      nc_log(NC_LOG_ERROR, "store: cannot set synchronous=FULL again: %s", ignored.msg);
+    s->tx_volatile = false;
+  }
+}
+
 static int sq_begin(struct store *base, enum store_tx_mode mode, struct store_tx **tx,
                     struct nc_err *err)
 {
   struct sq_store *s = (struct sq_store *)base;
   pthread_mutex_lock(&s->lock);
+  if (mode == STORE_TX_WRITE_VOLATILE) {
+    if (exec(s, "PRAGMA synchronous=NORMAL", err) < 0) {
+      pthread_mutex_unlock(&s->lock);
+      return -1;
+    }
+    s->tx_volatile = true;
+  }
   /* IMMEDIATE takes the write lock up front, so a write transaction never
    * fails half-way with SQLITE_BUSY on its first write. */
-  if (exec(s, mode == STORE_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", err) < 0) {
+  if (exec(s, mode == STORE_TX_READ ? "BEGIN" : "BEGIN IMMEDIATE", err) < 0) {
+    volatile_end(s);
     pthread_mutex_unlock(&s->lock);
     return -1;
   }
@@ -356,6 +377,7 @@ static int sq_commit(struct store_tx *tx, struct nc_err *err)
   int r = exec(s, "COMMIT", err);
   if (r < 0)
     exec(s, "ROLLBACK", &(struct nc_err)NC_ERR_INIT);
+  volatile_end(s);
   pthread_mutex_unlock(&s->lock);
   return r;
 }
@@ -364,6 +386,7 @@ static void sq_rollback(struct store_tx *tx)
 {
   struct sq_store *s = sq_from_tx(tx);
   exec(s, "ROLLBACK", &(struct nc_err)NC_ERR_INIT);
+  volatile_end(s);
   pthread_mutex_unlock(&s->lock);
 }
 
