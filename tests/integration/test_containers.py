@@ -238,18 +238,25 @@ def test_many_containers_leave_nothing_behind(cd):
 
 def test_trash_left_by_a_crash_is_emptied_at_start(cd):
     """What a crash left in STATE/trash (a container directory on its way out, with an
-    overlay work dir the kernel made mode 000) is removed when nanocld starts."""
+    overlay work dir the kernel made mode 000), and a container directory without a row,
+    are removed when nanocld starts."""
     left = cd.state_dir / "trash" / ("ab" * 32)
     (left / "upper" / "etc").mkdir(parents=True)
     (left / "upper" / "etc" / "hostname").write_text("x\n")
     (left / "work" / "work").mkdir(parents=True)
     os.chmod(left / "work" / "work", 0)
+    # and a container directory the store does not know (a crash between the two)
+    stray = cd.state_dir / "containers" / ("cd" * 32)
+    (stray / "upper").mkdir(parents=True)
+    (stray / "config.json").write_text("{}")
     cd.kill9()
     cd.start()
     deadline = time.monotonic() + 10
-    while left.exists() and time.monotonic() < deadline:
+    while (left.exists() or stray.exists() or (cd.state_dir / "trash" / stray.name).exists()) \
+            and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not left.exists()
+    assert not stray.exists() and not (cd.state_dir / "trash" / stray.name).exists()
     assert cd.cli("container", "ls", "-a", check=0).returncode == 0
 
 

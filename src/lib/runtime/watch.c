@@ -208,6 +208,36 @@ static void sweep_runtime(struct container_service *svc, const struct store_cont
     nc_log(NC_LOG_INFO, "runtime: %d container(s) it still knew forgotten", swept);
 }
 
+/* Directories of containers the store does not know (a crash between the directory
+ * and the row, or a row lost with a power loss): to the trash. */
+static void sweep_dirs(struct container_service *svc, const struct store_container_list *list)
+{
+  DIR *dir = opendir(svc->dir);
+  if (!dir)
+    return;
+  int swept = 0;
+  for (struct dirent *e; (e = readdir(dir));) {
+    if (!is_container_id(e->d_name))
+      continue;
+    bool known = false;
+    for (size_t i = 0; i < list->len && !known; i++)
+      known = !strcmp(list->items[i].id, e->d_name);
+    struct nc_err err = NC_ERR_INIT;
+    if (known)
+      continue;
+    char rootfs[PATH_MAX];
+    container_path(svc, e->d_name, "rootfs", rootfs, sizeof rootfs);
+    if (rootfs_umount(rootfs, &err) < 0 || container_trash(svc, e->d_name, &err) < 0)
+      nc_log(NC_LOG_WARN, "container directory %.12s: %s", e->d_name, err.msg);
+    else
+      swept++;
+  }
+  closedir(dir);
+  if (swept)
+    nc_log(NC_LOG_INFO, "containers: %d directory(ies) the store does not know moved to the trash",
+           swept);
+}
+
 static void readopt(struct container_service *svc)
 {
   struct store_tx *tx;
@@ -241,6 +271,7 @@ static void readopt(struct container_service *svc)
            adopted, reaped);
   if (watched)
     sweep_runtime(svc, &list, watched);
+  sweep_dirs(svc, &list);
   free(watched);
   store_container_list_free(&list);
 }
