@@ -1,6 +1,7 @@
 /* nanocl-shim: options, detaching and the order of a container's life (docs/shim.md).
  *
- *   1. setsid, fork: the first process exits at once, the shim lives on re-parented.
+ *   1. setsid, fork: the first process exits at once, the shim lives on re-parented
+ *      (with --no-detach: setsid only; the caller reaps the shim, as nanocld does).
  *   2. subreaper, oom_score_adj -1000, --pid-file, pipes, `run --detach`.
  *   3. one line on --sync-fd: {"pid", "shim_pid"} or {"error"} (then exit 1).
  *   4. the loop (loop.c) until the container's init has exited and its output is drained.
@@ -36,7 +37,7 @@ static void usage(FILE *to)
 {
   fputs("usage: nanocl-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
         "                   --log FILE [--log-max BYTES] --exit-file FILE --pid-file FILE\n"
-        "                   [--cgroup DIR] --sync-fd N\n"
+        "                   [--cgroup DIR] [--no-detach] --sync-fd N\n"
         "Runs one container with an OCI runtime and stays beside it (docs/shim.md).\n",
         to);
 }
@@ -54,7 +55,7 @@ static bool is_hex64(const char *s)
 static int parse_options(int argc, char **argv, struct shim_config *cfg, struct nc_err *err)
 {
   enum { OPT_ID = 256, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_LOG, OPT_LOG_MAX, OPT_EXIT,
-         OPT_PID, OPT_CGROUP, OPT_SYNC, OPT_HELP };
+         OPT_PID, OPT_CGROUP, OPT_SYNC, OPT_NO_DETACH, OPT_HELP };
   static const struct option longopts[] = {
     { "id", required_argument, NULL, OPT_ID },
     { "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -66,6 +67,7 @@ static int parse_options(int argc, char **argv, struct shim_config *cfg, struct 
     { "pid-file", required_argument, NULL, OPT_PID },
     { "cgroup", required_argument, NULL, OPT_CGROUP },
     { "sync-fd", required_argument, NULL, OPT_SYNC },
+    { "no-detach", no_argument, NULL, OPT_NO_DETACH },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
   };
@@ -85,6 +87,7 @@ static int parse_options(int argc, char **argv, struct shim_config *cfg, struct 
     case OPT_PID: cfg->pid_file = optarg; break;
     case OPT_CGROUP: cfg->cgroup = optarg; break;
     case OPT_SYNC: sync = optarg; break;
+    case OPT_NO_DETACH: cfg->no_detach = true; break;
     case OPT_HELP: usage(stdout); exit(0);
     default:
       if (!bad[0])
@@ -177,9 +180,13 @@ static void tidy_fds(int keep)
 }
 
 /* setsid, then fork: the first process exits at once and its caller reaps it. A process
- * group leader (started from a shell) cannot setsid: its child does it instead. */
-static int detach(struct nc_err *err)
+ * group leader (started from a shell) cannot setsid: its child does it instead.
+ * --no-detach: setsid only. The caller that reaps its shims (nanocld, through a pidfd)
+ * spares a fork, and the wait for the new process to be scheduled, per container. */
+static int detach(const struct shim_config *cfg, struct nc_err *err)
 {
+  if (cfg->no_detach)
+    return setsid() < 0 && getsid(0) != getpid() ? nc_err_sys(err, errno, "setsid") : 0;
   bool later = setsid() < 0 && getsid(0) != getpid();
   pid_t pid = fork();
   if (pid < 0)
@@ -290,7 +297,7 @@ int main(int argc, char **argv)
   tidy_fds(cfg.sync_fd);
   /* Signals are blocked before detaching: a SIGTERM from now on is for the container. */
   int sigfd = make_signalfd(&err);
-  if (sigfd < 0 || shim_runtime_init(&rt, &cfg, &err) < 0 || detach(&err) < 0) {
+  if (sigfd < 0 || shim_runtime_init(&rt, &cfg, &err) < 0 || detach(&cfg, &err) < 0) {
     nc_log(NC_LOG_ERROR, "nanocl-shim %.12s: %s", cfg.id, err.msg);
     sync_error(&cfg, &err);
     return 1;

@@ -33,6 +33,7 @@ struct shim_config {
   const char *pid_file;
   const char *cgroup; /* NULL: no OOM detection */
   int sync_fd;        /* -1 until parsed */
+  bool no_detach;     /* stay the caller's child (it reaps us) */
 };
 
 /* ---- json.c */

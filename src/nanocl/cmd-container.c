@@ -154,6 +154,8 @@ static int create_or_run(struct cli *cli, int argc, char **argv, bool run)
     return cli_usage_error(run ? "container run" : "container create", "missing IMAGE");
   }
   json_object_set_new(o.spec, "image", json_string(argv[optind]));
+  if (run && o.rm) /* nanocld removes it when it ends, detached or not (Docker's AutoRemove) */
+    json_object_set_new(o.spec, "auto_remove", json_true());
   if (o.name)
     json_object_set_new(o.spec, "name", json_string(o.name));
   for (int i = optind + 1; i < argc; i++)
@@ -177,17 +179,27 @@ static int create_or_run(struct cli *cli, int argc, char **argv, bool run)
   return do_run(cli, &o, id);
 }
 
+/* Docker's order: the output is followed before the start, so nothing of a quick
+ * command is missed even when nanocld removes the container as soon as it ends (--rm);
+ * the exit status comes from wait (condition=removed with --rm: back once it is gone). */
 static int do_run(struct cli *cli, struct create_opts *o, const char *id)
 {
   struct nc_err err = NC_ERR_INIT;
   char path[512];
+  struct nc_client *logs = NULL;
+  bool ts = false;
+  if (!o->detach) {
+    path_for(&o->c, id, "logs", "follow=true", path, sizeof path);
+    if (nc_client_new(cli->host, &logs, &err) < 0 ||
+        nc_client_stream_begin(logs, "GET", path, NULL, &err) < 0) {
+      nc_client_free(logs);
+      return cli_fail(&err);
+    }
+  }
   path_for(&o->c, id, "start", NULL, path, sizeof path);
   if (cli_call(cli, "POST", path, NULL, NULL, &err) < 0) {
+    nc_client_free(logs); /* the start's error says it all; the log repeats it */
     int status = cli_fail(&err);
-    if (o->rm) {
-      path_for(&o->c, id, NULL, "force=true", path, sizeof path);
-      cli_call(cli, "DELETE", path, NULL, NULL, &err);
-    }
     /* Docker: 127 when the command is not there, 126 when it cannot run. */
     return strstr(err.msg, "no such file") || strstr(err.msg, "not found") ? 127 : status;
   }
@@ -195,22 +207,17 @@ static int do_run(struct cli *cli, struct create_opts *o, const char *id)
     printf("%s\n", id);
     return CLI_OK;
   }
-  path_for(&o->c, id, "logs", "follow=true", path, sizeof path);
-  bool ts = false;
-  nc_client_stream(cli->client, "GET", path, NULL, print_logs, &ts, &err);
+  if (nc_client_stream_end(logs, print_logs, &ts, &err) < 0)
+    cli_fail(&err);
+  nc_client_free(logs);
   json_t *res = NULL;
-  path_for(&o->c, id, "wait", NULL, path, sizeof path);
+  path_for(&o->c, id, "wait", o->rm ? "condition=removed" : NULL, path, sizeof path);
   int code = CLI_ERROR;
   if (cli_call(cli, "POST", path, NULL, &res, &err) >= 0)
     code = (int)json_integer_value(json_object_get(res, "exit_code"));
   else
     cli_fail(&err);
   json_decref(res);
-  if (o->rm) {
-    path_for(&o->c, id, NULL, "force=true", path, sizeof path);
-    if (cli_call(cli, "DELETE", path, NULL, NULL, &err) < 0)
-      cli_fail(&err);
-  }
   return code;
 }
 

@@ -305,3 +305,103 @@ def test_logs_since(cd):
     assert cd.cli("container", "logs", "--since", future, "since1", check=0).stdout == ""
     r = cd.cli("container", "logs", "--since", "yesterday", "since1", check=2)
     assert "yesterday" in r.stderr
+
+
+# ---- --rm: auto_remove, removed by nanocld itself when the container ends ----
+
+def gone(d, name):
+    return d.request("GET", f"/v1/containers/{name}")[0] == 404
+
+
+def rootfs_mount_options(d, cid):
+    target = str(d.state_dir / "containers" / cid / "rootfs")
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[1] == target:
+                return parts[3].split(",")
+    return None
+
+
+def test_run_rm_prints_everything_and_leaves_nothing(cd):
+    before_dirs = sorted(os.listdir(cd.state_dir / "containers"))
+    before_mounts = mounts()
+    # Quick commands, whose container is removed as they end: the CLI follows the
+    # output from before the start, so nothing is lost however fast nanocld is.
+    for i in range(5):
+        r = run(cd, "--rm", "--name", f"quick-{i}", cd.image, "sh", "-c",
+                "echo out; echo err >&2; exit 3")
+        assert r.returncode == 3, (r.returncode, r.stderr)
+        assert r.stdout == "out\n" and r.stderr == "err\n", (r.stdout, r.stderr)
+        assert gone(cd, f"quick-{i}")
+    assert sorted(os.listdir(cd.state_dir / "containers")) == before_dirs
+    assert mounts() == before_mounts
+    # the name is free again at once
+    r = run(cd, "--rm", "--name", "quick-0", cd.image, "true")
+    assert r.returncode == 0, r.stderr
+
+
+def test_run_detached_rm_and_wait_removed(cd):
+    cid = run(cd, "-d", "--rm", "--name", "drm", cd.image, "sh", "-c",
+              "sleep 1; exit 4", check=0).stdout.strip()
+    s = wait_state(cd, "drm", "running")
+    assert s["spec"]["auto_remove"] is True
+    # Nobody keeps its changes: its overlay does not sync them (cheaper to unmount).
+    # ("volatile", shown as "fsync=volatile" by Linux 6.x)
+    opts = rootfs_mount_options(cd, cid)
+    assert any(o in ("volatile", "fsync=volatile") for o in opts), opts
+    status, _, body = cd.request("POST", "/v1/containers/drm/wait?condition=removed")
+    assert status == 200 and body["exit_code"] == 4, body
+    assert gone(cd, "drm")
+    assert not (cd.state_dir / "containers" / cid).exists()
+    # A wait that comes after the removal still learns how it ended (for a minute).
+    status, _, body = cd.request("POST", f"/v1/containers/{cid}/wait?condition=removed")
+    assert status == 200 and body["exit_code"] == 4, body
+    status, _, body = cd.request("POST", "/v1/containers/drm/wait?condition=removed")
+    assert status == 200 and body["exit_code"] == 4, body
+    # ... but a plain wait says what Docker says of a container that is not there.
+    assert cd.request("POST", f"/v1/containers/{cid}/wait")[0] == 404
+    status, _, body = cd.request("POST", "/v1/containers/drm/wait?condition=sometime")
+    assert status == 422 and "condition" in body["error"], body
+
+
+def test_rm_force_restart_and_failed_start_of_auto_remove(cd):
+    # rm -f: the stop's exit starts the auto-removal too; both end well, once.
+    run(cd, "-d", "--rm", "--name", "rmf", cd.image, "sleep", "60", check=0)
+    wait_state(cd, "rmf", "running")
+    r = cd.cli("container", "rm", "-f", "rmf", check=None)
+    assert r.returncode == 0, r.stderr
+    assert gone(cd, "rmf")
+    # restart keeps it (Docker's too); a stop after that removes it.
+    run(cd, "-d", "--rm", "--name", "rst", cd.image, "sleep", "60", check=0)
+    pid1 = wait_state(cd, "rst", "running")["pid"]
+    cd.cli("container", "restart", "-t", "0", "rst", check=0)
+    s = state(cd, "rst")
+    assert s["state"] == "running" and s["pid"] != pid1, s
+    cd.cli("container", "stop", "-t", "0", "rst", check=0)
+    deadline = time.monotonic() + 10
+    while not gone(cd, "rst") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gone(cd, "rst")
+    # a start that fails removes it as well (the error is on the CLI's stderr)
+    r = run(cd, "--rm", "--name", "rmnope", cd.image, "/nope")
+    assert r.returncode == 127 and "/nope" in r.stderr, (r.returncode, r.stderr)
+    assert gone(cd, "rmnope")
+    # a bad value is refused, and a cargo cannot have it
+    status, _, body = cd.request("POST", "/v1/containers",
+                                 {"image": cd.image, "auto_remove": "yes"})
+    assert status == 422 and "auto_remove" in body["error"], body
+    status, _, body = cd.request("POST", "/v1/cargoes",
+                                 {"name": "autorm", "image": cd.image, "auto_remove": True})
+    assert status == 422 and "auto_remove" in body["error"], body
+
+
+def test_auto_remove_container_that_ended_while_nanocld_was_away(cd):
+    run(cd, "-d", "--rm", "--name", "away", cd.image, "sh", "-c", "sleep 1", check=0)
+    cid = wait_state(cd, "away", "running")["id"]
+    cd.kill9()
+    time.sleep(1.5)  # it ends meanwhile
+    cd.start()
+    assert gone(cd, "away")
+    assert not (cd.state_dir / "containers" / cid).exists()
+    assert not [m for m in mounts() if cid in m]

@@ -489,6 +489,32 @@ def test_sync_line_detached_session(make_shim):
     assert s.exit_info()["exit_code"] == 0
 
 
+def test_no_detach_stays_the_callers_child(make_shim):
+    """--no-detach (how nanocld starts it): no fork, a session of its own, and the caller
+    reaps it when the container has ended."""
+    s = make_shim(["sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done"])
+    r, w = os.pipe()
+    with open(s.stderr, "ab") as err:
+        proc = subprocess.Popen(s.argv(w) + ["--no-detach"], pass_fds=(w,),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=err)
+    os.close(w)
+    try:
+        sync = s._read_sync(r)
+    finally:
+        os.close(r)
+    assert set(sync) == {"pid", "shim_pid"}, sync
+    assert sync["shim_pid"] == proc.pid
+    assert int(proc_status(proc.pid)["PPid"]) == os.getpid()
+    assert os.getsid(proc.pid) == proc.pid != os.getsid(0)
+    assert int(proc_status(sync["pid"])["PPid"]) == proc.pid
+    s.wait_for_output("ready")
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=EXIT_TIMEOUT) == 0, s.diagnostics()
+    s.check_stderr()
+    assert s.exit_info()["exit_code"] == 0
+
+
 def test_bad_command(make_shim):
     s = make_shim(["/nope"])
     sync = s.start()

@@ -122,8 +122,7 @@ int api_container_restart(struct api_req *req, struct api_resp *resp, struct nc_
   const char *ns;
   int64_t t = -1;
   if (api_query_ns(req, &ns, err) < 0 || query_int(req, "t", 3600, &t, err) < 0 ||
-      container_stop(req->cfg->containers, ns, req->params[0], (int)t, err) < 0 ||
-      container_start(req->cfg->containers, ns, req->params[0], err) < 0)
+      container_restart(req->cfg->containers, ns, req->params[0], (int)t, err) < 0)
     return -1;
   resp->status = 204;
   return 0;
@@ -144,10 +143,16 @@ int api_container_kill(struct api_req *req, struct api_resp *resp, struct nc_err
 
 int api_container_wait(struct api_req *req, struct api_resp *resp, struct nc_err *err)
 {
-  const char *ns;
+  const char *ns, *cond = query(req, "condition");
   json_t *out;
+  if (cond && *cond && strcmp(cond, "not-running") && strcmp(cond, "removed"))
+    return nc_err_set(err, NC_ERR_INVALID,
+                      "condition: must be not-running (the default) or removed, got '%.40s'",
+                      cond);
+  bool removed = cond && !strcmp(cond, "removed");
   if (api_query_ns(req, &ns, err) < 0 ||
-      container_wait(req->cfg->containers, ns, req->params[0], &out, err) < 0)
+      (removed ? container_wait_removed : container_wait)(req->cfg->containers, ns,
+                                                           req->params[0], &out, err) < 0)
     return -1;
   api_resp_json(resp, 200, out);
   return 0;
@@ -232,7 +237,16 @@ static void *log_run(void *arg)
     }
     if (!j->follow || !api_stream_alive(j->stream))
       break;
-    bool running = container_is_running(j->svc, j->id);
+    char state[16];
+    container_state(j->svc, j->id, state);
+    if (!strcmp(state, "created")) {
+      /* Followed before its start (the CLI's run does so, as Docker's attaches before
+       * starting: nothing of a quick command is missed, even when it is auto-removed
+       * at once): wait for the start, or the removal. */
+      container_wait_while(j->svc, j->id, "created", 1000, state);
+      continue;
+    }
+    bool running = !strcmp(state, "running");
     /* The shim rotated the log: go on with the new file. */
     struct stat st;
     if (stat(j->path, &st) == 0 && (fd < 0 || st.st_ino != st0.st_ino)) {

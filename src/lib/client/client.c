@@ -26,6 +26,7 @@ struct nc_client {
   char host_text[400];
   char host_header[300]; /* "localhost", or "HOST:PORT" */
   struct nc_conn conn;
+  struct nc_http_resp pending; /* nc_client_stream_begin's answer, its body unread */
 };
 
 /* Where a request body comes from. */
@@ -373,18 +374,30 @@ static int consume_stream(struct nc_client *c, struct nc_http_resp *r, nc_client
   return ret;
 }
 
-int nc_client_stream(struct nc_client *c, const char *method, const char *path, json_t *body,
-                     nc_client_line_fn on_line, void *ctx, struct nc_err *err)
+int nc_client_stream_begin(struct nc_client *c, const char *method, const char *path,
+                           json_t *body, struct nc_err *err)
 {
   _cleanup_free_ char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
   if (body && !payload)
     return nc_err_sys(err, ENOMEM, "encoding the request");
   struct body b = { .data = payload, .len = payload ? strlen(payload) : 0, .fd = -1 };
-  struct nc_http_resp r;
   /* No read timeout: a pull may stay quiet while a big layer downloads. */
-  if (start(c, method, path, payload ? "application/json" : NULL, &b, -1, NULL, &r, err) < 0)
+  return start(c, method, path, payload ? "application/json" : NULL, &b, -1, NULL, &c->pending,
+               err);
+}
+
+int nc_client_stream_end(struct nc_client *c, nc_client_line_fn on_line, void *ctx,
+                         struct nc_err *err)
+{
+  return consume_stream(c, &c->pending, on_line, ctx, err);
+}
+
+int nc_client_stream(struct nc_client *c, const char *method, const char *path, json_t *body,
+                     nc_client_line_fn on_line, void *ctx, struct nc_err *err)
+{
+  if (nc_client_stream_begin(c, method, path, body, err) < 0)
     return -1;
-  return consume_stream(c, &r, on_line, ctx, err);
+  return nc_client_stream_end(c, on_line, ctx, err);
 }
 
 int nc_client_upload(struct nc_client *c, const char *path, int fd, const char *content_type,

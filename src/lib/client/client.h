@@ -33,6 +33,14 @@ int nc_client_call(struct nc_client *c, const char *method, const char *path, js
 typedef int (*nc_client_line_fn)(void *ctx, json_t *line);
 int nc_client_stream(struct nc_client *c, const char *method, const char *path, json_t *body,
                      nc_client_line_fn on_line, void *ctx, struct nc_err *err);
+/* nc_client_stream in two steps: _begin sends the request and reads the answer's head
+ * (the server has taken the request: a log stream follows from there), _end reads the
+ * rest as nc_client_stream does. Other calls on `c` in between are not allowed: use
+ * another client for them. */
+int nc_client_stream_begin(struct nc_client *c, const char *method, const char *path,
+                           json_t *body, struct nc_err *err);
+int nc_client_stream_end(struct nc_client *c, nc_client_line_fn on_line, void *ctx,
+                         struct nc_err *err);
 
 /* Like nc_client_stream, with the request body read from `fd` to its end
  * (a file or a pipe; sent chunked when its size is unknown). */

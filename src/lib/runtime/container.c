@@ -2,6 +2,7 @@
 #include "runtime/container.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,10 +280,22 @@ int container_create_owned(struct container_service *svc, const char *ns, json_t
     c.cargo_version = owner->version;
     c.instance = owner->instance;
   }
-  char dir[PATH_MAX];
+  char dir[PATH_MAX], log[PATH_MAX];
   container_path(svc, c.id, NULL, dir, sizeof dir);
+  container_path(svc, c.id, "log", log, sizeof log);
   if (r == 0 && mkdir(dir, 0700) < 0)
     r = nc_err_sys(err, errno, "cannot create '%s'", dir);
+  if (r == 0) {
+    /* The log exists from now on (the shim appends to it): a log stream opened before
+     * the start keeps reading it even if the directory goes to the trash at the end. */
+    int fd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      r = nc_err_sys(err, errno, "cannot create '%s'", log);
+    else
+      close(fd);
+    if (r < 0)
+      rmdir(dir);
+  }
   struct store_network net = { 0 };
   if (r == 0) {
     /* Under the network service's lock: a network being removed cannot get this
@@ -290,8 +303,10 @@ int container_create_owned(struct container_service *svc, const char *ns, json_t
     pthread_mutex_lock(&svc->net->mu);
     r = insert_placed(svc, &c, &pl, &net, err);
     pthread_mutex_unlock(&svc->net->mu);
-    if (r < 0)
-      rmdir(dir); /* nothing half-made stays */
+    if (r < 0) { /* nothing half-made stays */
+      unlink(log);
+      rmdir(dir);
+    }
   }
   if (r == 0 && pl.network[0]) {
     struct nc_err dns = NC_ERR_INIT;
@@ -317,44 +332,18 @@ int container_remove(struct container_service *svc, const char *ns, const char *
                      "container '%s' is running: stop it first, or force the removal", c.name);
     else
       r = container_stop(svc, ns, c.id, 0, err);
-  }
-  char rootfs[PATH_MAX];
-  container_path(svc, c.id, "rootfs", rootfs, sizeof rootfs);
-  if (r == 0 && rootfs_umount(rootfs, err) < 0)
-    r = -1;
-  if (r == 0) {
-    /* The runtime may still know it (a start that failed half-way); its shim's last
-     * `delete` may still be going on, and is not waited for. */
-    container_runtime_forget(svc, c.id, false);
-    r = net_container_detach(svc->net, c.id, err);
+    /* Again, with how it ended; gone already if it was auto_remove. */
+    char id[65];
+    memcpy(id, c.id, sizeof id);
+    store_container_free(&c);
+    struct nc_err gone = NC_ERR_INIT;
+    if (r == 0 && container_load(svc, ns, id, &c, &gone) < 0)
+      return gone.kind == NC_ERR_NOT_FOUND ? 0 : (*err = gone, -1);
+    if (r < 0)
+      return -1;
   }
   if (r == 0)
-    r = container_trash(svc, c.id, err);
-  /* Its address and ports go with the row; its network's DNS and the port rules
-   * are rewritten after. */
-  struct store_attachment att = { 0 };
-  struct store_port_list ports = { 0 };
-  struct store_tx *tx;
-  if (r == 0 && store_begin(svc->store, STORE_TX_WRITE, &tx, err) == 0) {
-    struct nc_err none = NC_ERR_INIT;
-    if (store_attachment_get(tx, c.id, &att, &none) < 0)
-      att.network_id[0] = '\0';
-    r = store_port_list(tx, c.id, &ports, err);
-    if (r == 0)
-      r = store_container_delete(tx, c.id, err);
-    if (r < 0)
-      store_rollback(tx);
-    else
-      r = store_commit(tx, err);
-  } else if (r == 0) {
-    r = -1;
-  }
-  if (r == 0 && att.network_id[0]) {
-    struct nc_err later = NC_ERR_INIT;
-    if (net_refresh(svc->net, att.network_id, ports.len > 0, &later) < 0)
-      nc_log(NC_LOG_WARN, "container %s removed: %s", c.name, later.msg);
-  }
-  store_port_list_free(&ports);
+    r = container_destroy(svc, &c, true, err);
   store_container_free(&c);
   return r;
 }

@@ -22,6 +22,19 @@
 #include "store/store.h"
 
 #define CONTAINER_WATCH_MAX 4096
+#define CONTAINER_EXITS_KEPT 32
+
+/* How a removed container ended (removal.c keeps the last ones a minute). */
+struct container_exit {
+  char id[65];
+  char name[STORE_NAME_MAX];
+  char namespace_[STORE_NAME_MAX];
+  int exit_code;
+  char exit_signal[16];
+  bool oom_killed;
+  char error[256];
+  int64_t removed_at; /* time(NULL) */
+};
 
 typedef void (*container_exit_fn)(void *ctx, const char *id);
 
@@ -39,8 +52,13 @@ struct container_service {
   int wake_fd;
   atomic_bool stopping;
   pthread_mutex_t mu;   /* guards `changed`, and lifecycle steps of one container */
-  pthread_cond_t changed; /* broadcast when a container leaves "running" */
+  pthread_cond_t changed; /* broadcast when a container starts, ends or is removed */
   void *watched;          /* the shims watched (watch.c), guarded by `mu` */
+  /* removal.c, guarded by `mu`: ids being removed, ids not to auto-remove (a restart
+   * in progress), and the exits of the last removed containers. */
+  void *removing, *kept;
+  struct container_exit exits[CONTAINER_EXITS_KEPT];
+  int exits_next;
   sem_t starts;           /* bounds the starts in progress (runtime start-ups) */
   container_exit_fn on_exit;
   void *on_exit_ctx;
@@ -94,12 +112,25 @@ int container_list(struct container_service *svc, const char *ns, bool all, json
 /* Blocks until the container is not running; *out = {"exit_code", …}. */
 int container_wait(struct container_service *svc, const char *ns, const char *key, json_t **out,
                    struct nc_err *err);
+/* Blocks until the container is removed (Docker's condition=removed), then *out as above.
+ * A container removed in the last minute answers at once with how it ended. */
+int container_wait_removed(struct container_service *svc, const char *ns, const char *key,
+                           json_t **out, struct nc_err *err);
+/* Stop, then start; an auto_remove container is kept through it (Docker's restart). */
+int container_restart(struct container_service *svc, const char *ns, const char *key,
+                      int timeout_s, struct nc_err *err);
 /* The container's id and its log file path, for the log stream. */
 int container_log_path(struct container_service *svc, const char *ns, const char *key,
                        char id[65], char *path, size_t size, struct nc_err *err);
 bool container_is_running(struct container_service *svc, const char *id);
+/* The state of `id` into out: created, running, exited; "" when it is gone. */
+void container_state(struct container_service *svc, const char *id, char out[16]);
 /* Waits (at most timeout_ms; < 0 forever) until `id` is not running; true when it is not. */
 bool container_wait_stopped(struct container_service *svc, const char *id, int timeout_ms);
+/* Waits (at most timeout_ms; < 0 forever) while `id` is in `state`; out: its state after,
+ * "" when it is gone. */
+void container_wait_while(struct container_service *svc, const char *id, const char *state,
+                          int timeout_ms, char out[16]);
 
 /* internal, shared by container*.c */
 /* trash.c: STATE_DIR/trash and its thread; moving a container's directory there. */
@@ -116,6 +147,21 @@ void container_path(const struct container_service *svc, const char *id, const c
                     char *out, size_t size);
 int container_watch(struct container_service *svc, const char *id, pid_t shim_pid,
                     struct nc_err *err);
+/* removal.c. Undoes c (not running): root fs, runtime state, network, directory, row.
+ * `durable` false: the row's deletion is not fsync'd. Two removals of one container at
+ * once: the second waits for the first and returns 0. */
+int container_destroy(struct container_service *svc, const struct store_container *c,
+                      bool durable, struct nc_err *err);
+/* Does c's spec say auto_remove? */
+bool container_spec_auto_remove(const struct store_container *c);
+/* ... and is no restart keeping it? */
+bool container_auto_removed(struct container_service *svc, const struct store_container *c);
+/* The removal nanocld does itself when an auto_remove container ends; logged. */
+void container_auto_remove(struct container_service *svc, const struct store_container *c);
+void container_keep(struct container_service *svc, const char *id, bool keep);
+json_t *container_exit_json(int code, const char *signal, bool oom, const char *error);
+json_t *container_removed_exit(struct container_service *svc, const char *ns, const char *key);
+void container_removal_destroy(struct container_service *svc);
 /* The shim is gone: read its exit file, record it, unmount the root fs. */
 void container_reap(struct container_service *svc, const char *id);
 int container_runtime(struct container_service *svc, const char *const *args,

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/spawn.h"
 #include "base/timeutil.h"
+#include "image/unpack.h"
 #include "runtime/container.h"
 #include "runtime/rootfs.h"
 #include "runtime/spec.h"
@@ -114,7 +115,7 @@ static int write_etc_files(struct container_service *svc, const struct store_con
 
 /* Mounts the image's layers (topmost first) under rootfs/. */
 static int mount_rootfs(struct container_service *svc, const struct store_container *c,
-                        const char *layers_json, struct nc_err *err)
+                        const char *layers_json, bool volatile_, struct nc_err *err)
 {
   char upper[PATH_MAX], work[PATH_MAX], rootfs[PATH_MAX];
   container_path(svc, c->id, "upper", upper, sizeof upper);
@@ -125,6 +126,16 @@ static int mount_rootfs(struct container_service *svc, const struct store_contai
     return nc_err_sys(err, errno, "cannot create the root fs dirs of %s", c->id);
   if (rootfs_umount(rootfs, err) < 0)
     return -1;
+  if (volatile_) {
+    /* A volatile overlay leaves work/incompat/volatile behind and refuses to mount
+     * again while it is there (after a crash the upper dir may be incomplete). Here it
+     * was just unmounted by us (a restart): nothing was lost, the marker can go. */
+    char marker[PATH_MAX + 32];
+    snprintf(marker, sizeof marker, "%s/work/incompat", work);
+    struct nc_err ignore = NC_ERR_INIT;
+    if (access(marker, F_OK) == 0)
+      image_remove_tree(marker, &ignore); /* incompat/volatile/dirty */
+  }
   json_t *layers = json_loads(layers_json, 0, NULL);
   size_t n = json_array_size(layers);
   char(*paths)[PATH_MAX] = calloc(n ? n : 1, sizeof *paths);
@@ -141,7 +152,7 @@ static int mount_rootfs(struct container_service *svc, const struct store_contai
     ptrs[i] = paths[i];
   }
   if (r == 0)
-    r = rootfs_mount(ptrs, n, upper, work, rootfs, err);
+    r = rootfs_mount(ptrs, n, upper, work, volatile_, rootfs, err);
   free(paths);
   free(ptrs);
   json_decref(layers);
@@ -217,7 +228,7 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
   const char *argv[] = { svc->shim, "--id", c->id, "--bundle", bundle, "--runtime",
                          svc->rt.path, "--runtime-root", svc->runtime_root, "--log", log,
                          "--exit-file", exitf, "--pid-file", pidf, "--cgroup", cg,
-                         "--sync-fd", "3", NULL };
+                         "--no-detach", "--sync-fd", "3", NULL };
   const int fds[3] = { -1, -1, 2 };
   pid_t child;
   int r = nc_spawn(argv, fds, sync[1], &child, err);
@@ -226,17 +237,19 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
     close(sync[0]);
     return -1;
   }
-  int status;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-    ;
+  /* The shim stays our child, in a session of its own: the watcher reaps it when it
+   * ends (container_watch); here only when it says nothing good and ends at once. */
   struct nc_buf line;
   nc_buf_init(&line, 64 * 1024);
   struct pollfd pfd = { .fd = sync[0], .events = POLLIN };
   char buf[4096];
+  bool silent = false; /* no word for SHIM_SYNC_TIMEOUT_MS */
   for (;;) {
     int k = poll(&pfd, 1, SHIM_SYNC_TIMEOUT_MS);
-    if (k <= 0)
+    if (k <= 0) {
+      silent = k == 0;
       break;
+    }
     ssize_t n = read(sync[0], buf, sizeof buf);
     if (n <= 0 || nc_buf_append(&line, buf, (size_t)n) < 0)
       break;
@@ -245,6 +258,13 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
   json_t *j = line.len ? json_loadb(line.data, line.len, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
   nc_buf_free(&line);
   const char *error = json_string_value(json_object_get(j, "error"));
+  int status = 0;
+  if (error || !json_integer_value(json_object_get(j, "pid"))) {
+    if (silent) /* stuck: it must not stay, and nothing is waiting for its container */
+      kill(child, SIGKILL);
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+      ;
+  }
   if (error)
     r = nc_err_set(err, NC_ERR_INVALID, "%s", error);
   else if (!json_integer_value(json_object_get(j, "pid")))
@@ -303,8 +323,10 @@ int container_start(struct container_service *svc, const char *ns, const char *k
   }
   char rootfs[PATH_MAX];
   container_path(svc, c.id, "rootfs", rootfs, sizeof rootfs);
+  /* Removed when it ends: its changes are nobody's, its overlay need not sync them. */
+  bool auto_remove = container_spec_auto_remove(&c);
   if (r == 0)
-    r = mount_rootfs(svc, &c, img.layers, err);
+    r = mount_rootfs(svc, &c, img.layers, auto_remove, err);
   if (r == 0)
     r = write_bundle(svc, &c, img.config, err);
   pid_t pid = 0, shim_pid = 0;
@@ -335,30 +357,49 @@ int container_start(struct container_service *svc, const char *ns, const char *k
     c.oom_killed = false;
     c.started_at = nc_time_now();
     c.finished_at = 0;
+    pthread_mutex_lock(&svc->mu);
     r = container_save(svc, &c, err);
+    pthread_cond_broadcast(&svc->changed); /* a log stream waiting for the start */
+    pthread_mutex_unlock(&svc->mu);
     if (r == 0)
       r = container_watch(svc, c.id, shim_pid, err);
     if (r == 0)
       nc_log(NC_LOG_INFO, "container %s (%.12s) started, pid %d", c.name, c.id, (int)pid);
+  } else if (container_auto_removed(svc, &c) && strcmp(c.state, "running") != 0) {
+    /* Docker removes an auto-remove container whose start failed, too. */
+    struct nc_err ignore = NC_ERR_INIT;
+    if (container_destroy(svc, &c, false, &ignore) < 0)
+      nc_log(NC_LOG_WARN, "container %s: cannot remove it: %s", c.name, ignore.msg);
+  } else {
+    pthread_mutex_lock(&svc->mu);
+    pthread_cond_broadcast(&svc->changed); /* it failed: a log stream waiting may end */
+    pthread_mutex_unlock(&svc->mu);
   }
   store_image_free(&img);
   store_container_free(&c);
   return r;
 }
 
-bool container_is_running(struct container_service *svc, const char *id)
+void container_state(struct container_service *svc, const char *id, char out[16])
 {
   struct store_container c;
   struct nc_err err = NC_ERR_INIT;
+  out[0] = '\0';
   if (container_load(svc, "global", id, &c, &err) < 0)
-    return false;
-  bool running = !strcmp(c.state, "running");
+    return;
+  snprintf(out, 16, "%s", c.state);
   store_container_free(&c);
-  return running;
 }
 
-/* Waits (at most timeout_ms, < 0 forever) until `id` is no longer running. */
-bool container_wait_stopped(struct container_service *svc, const char *id, int timeout_ms)
+bool container_is_running(struct container_service *svc, const char *id)
+{
+  char state[16];
+  container_state(svc, id, state);
+  return !strcmp(state, "running");
+}
+
+void container_wait_while(struct container_service *svc, const char *id, const char *state,
+                          int timeout_ms, char out[16])
 {
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
@@ -371,17 +412,25 @@ bool container_wait_stopped(struct container_service *svc, const char *id, int t
     }
   }
   pthread_mutex_lock(&svc->mu);
-  bool running;
-  while ((running = container_is_running(svc, id))) {
+  for (;;) {
+    container_state(svc, id, out);
+    if (strcmp(out, state) != 0)
+      break;
     int r = timeout_ms < 0 ? pthread_cond_wait(&svc->changed, &svc->mu)
                            : pthread_cond_timedwait(&svc->changed, &svc->mu, &deadline);
     if (r == ETIMEDOUT) {
-      running = container_is_running(svc, id);
+      container_state(svc, id, out);
       break;
     }
   }
   pthread_mutex_unlock(&svc->mu);
-  return !running;
+}
+
+bool container_wait_stopped(struct container_service *svc, const char *id, int timeout_ms)
+{
+  char state[16];
+  container_wait_while(svc, id, "running", timeout_ms, state);
+  return strcmp(state, "running") != 0;
 }
 
 int container_kill(struct container_service *svc, const char *ns, const char *key, int sig,
@@ -439,6 +488,29 @@ int container_stop(struct container_service *svc, const char *ns, const char *ke
   return 0;
 }
 
+int container_restart(struct container_service *svc, const char *ns, const char *key,
+                      int timeout_s, struct nc_err *err)
+{
+  struct store_container c;
+  if (container_load(svc, ns, key, &c, err) < 0)
+    return -1;
+  char id[65];
+  memcpy(id, c.id, sizeof id);
+  store_container_free(&c);
+  container_keep(svc, id, true); /* the stop's exit must not remove an auto_remove one */
+  int r = container_stop(svc, ns, id, timeout_s, err);
+  if (r == 0)
+    r = container_start(svc, ns, id, err);
+  container_keep(svc, id, false);
+  /* Not running after all: an auto_remove container goes, as it would have. */
+  if (r < 0 && container_load(svc, "global", id, &c, &(struct nc_err)NC_ERR_INIT) == 0) {
+    if (strcmp(c.state, "running") != 0 && container_auto_removed(svc, &c))
+      container_auto_remove(svc, &c);
+    store_container_free(&c);
+  }
+  return r;
+}
+
 int container_wait(struct container_service *svc, const char *ns, const char *key, json_t **out,
                    struct nc_err *err)
 {
@@ -451,9 +523,7 @@ int container_wait(struct container_service *svc, const char *ns, const char *ke
   container_wait_stopped(svc, id, -1);
   if (container_load(svc, ns, id, &c, err) < 0)
     return -1;
-  *out = json_pack("{s:i, s:s?, s:b, s:s?}", "exit_code", c.exit_code, "exit_signal",
-                   c.exit_signal[0] ? c.exit_signal : NULL, "oom_killed", c.oom_killed, "error",
-                   c.error[0] ? c.error : NULL);
+  *out = container_exit_json(c.exit_code, c.exit_signal, c.oom_killed, c.error);
   store_container_free(&c);
   return 0;
 }

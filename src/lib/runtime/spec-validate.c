@@ -184,7 +184,7 @@ static const char *const spec_fields[] = {
   "cmd",    "entrypoint", "env",       "workdir",  "user",    "hostname",    "domainname",
   "binds",  "memory",     "cpus",      "pids_limit", "read_only", "cap_add", "cap_drop",
   "labels", "stop_signal", "stop_timeout", "name",  "image",   "cluster",  "network",
-  "publish", NULL,
+  "publish", "auto_remove", NULL,
 };
 
 /* A JSON string without an embedded NUL. */
@@ -386,9 +386,12 @@ static int check_resources(const json_t *spec, struct nc_err *err)
                 err) < 0 ||
       check_int(spec, "stop_timeout", -1, INT32_MAX, "-1 (no timeout) or seconds >= 0", err) < 0)
     return -1;
-  v = json_object_get(spec, "read_only");
-  if (v && !json_is_null(v) && !json_is_boolean(v))
-    return nc_err_set(err, NC_ERR_INVALID, "read_only: must be true or false");
+  static const char *const flags[] = { "read_only", "auto_remove" };
+  for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+    v = json_object_get(spec, flags[i]);
+    if (v && !json_is_null(v) && !json_is_boolean(v))
+      return nc_err_set(err, NC_ERR_INVALID, "%s: must be true or false", flags[i]);
+  }
   v = json_object_get(spec, "stop_signal");
   if (v && !json_is_null(v)) {
     if (check_string(v, "stop_signal", err) < 0)

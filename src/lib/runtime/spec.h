@@ -48,8 +48,9 @@ struct spec_host {
  *    "pids_limit": <int>, "read_only": bool, "cap_add": [..], "cap_drop": [..],
  *    "labels": {..}, "stop_signal": "SIGTERM", "stop_timeout": <s>,
  *    "cluster": "c", "network": "n" (needs cluster), "publish": ["[IP:]HP:CP[/tcp|udp]"]
- *    (needs network)} — the last three are the network service's: the config only
- *   joins the namespace at host->netns_path.
+ *    (needs network), "auto_remove": bool} — cluster, network and publish are the network
+ *   service's (the config only joins the namespace at host->netns_path), auto_remove the
+ *   container service's (removed when it ends).
  * Validates `spec` first, then builds the OCI runtime config into *out (a new reference).
  * Docker's rules: args = entrypoint + cmd, where a spec entrypoint replaces the image's
  * ([] or [""] clears it), a spec cmd replaces the image's Cmd, and a non-empty spec

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/fs.h"
@@ -126,6 +127,8 @@ void container_reap(struct container_service *svc, const char *id)
          c.oom_killed ? " (OOM killed)" : "", c.error[0] ? " (shim lost)" : "");
   if (svc->on_exit)
     svc->on_exit(svc->on_exit_ctx, c.id);
+  if (container_auto_removed(svc, &c))
+    container_auto_remove(svc, &c);
   store_container_free(&c);
 }
 
@@ -146,6 +149,10 @@ static void *watcher(void *arg)
       if (!w)
         continue; /* the wake-up eventfd */
       epoll_ctl(svc->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+      /* Ours to reap when we started it (--no-detach); a shim re-adopted from an
+       * earlier nanocld is init's child: ECHILD. */
+      siginfo_t si;
+      waitid(P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG);
       close(w->pidfd);
       unlink_watched(svc, w);
       container_reap(svc, w->id);
@@ -255,6 +262,12 @@ static void readopt(struct container_service *svc)
   bool *watched = calloc(list.len ? list.len : 1, sizeof *watched);
   for (size_t i = 0; watched && i < list.len; i++) {
     struct store_container *c = &list.items[i];
+    /* Ended while nanocld was away (or a power loss brought its row back): removed now,
+     * as Docker's daemon does with AutoRemove containers at start. */
+    if (!strcmp(c->state, "exited") && container_auto_removed(svc, c)) {
+      container_auto_remove(svc, c);
+      continue;
+    }
     if (strcmp(c->state, "running") != 0)
       continue;
     pid_t shim = (pid_t)c->shim_pid;
@@ -346,6 +359,7 @@ void container_service_destroy(struct container_service *svc)
     return;
   atomic_store(&svc->stopping, true);
   container_trash_destroy(svc);
+  container_removal_destroy(svc);
   uint64_t one = 1;
   ssize_t n = write(svc->wake_fd, &one, sizeof one);
   (void)n;
