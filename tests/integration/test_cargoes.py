@@ -408,3 +408,28 @@ def test_published_port_follows_a_rollout(cd):
         time.sleep(0.1)
     cd.request("DELETE", "/v1/cargoes/pubapp")
     cd.request("DELETE", "/v1/clusters/pb")
+
+
+def test_join_wait_answers_once_started_or_says_why(cd):
+    """?wait=true: the join answers with the cargo once its instances are started, or
+    with the rollout's reason when they cannot be; nothing to poll."""
+    api(cd, "POST", "/v1/clusters", {"name": "jw"}, 201)
+    api(cd, "POST", "/v1/clusters/jw/networks", {"name": "front"}, 201)
+    api(cd, "POST", "/v1/cargoes", {"name": "jwok", "image": IMAGE, "cmd": ["sh", "-c", APP],
+                                    "replicas": 2}, 201)
+    c = api(cd, "POST", "/v1/clusters/jw/join?wait=true", {"network": "front", "cargo": "jwok"},
+            200)
+    assert c["name"] == "jwok"
+    assert sorted(i["state"] for i in c["instances"]) == ["running", "running"], c
+    # an image that is not there and may not be pulled: answered, with why
+    api(cd, "POST", "/v1/cargoes", {"name": "jwbad", "image": "nowhere/none:1",
+                                    "pull_policy": "never"}, 201)
+    c = api(cd, "POST", "/v1/clusters/jw/join?wait=true", {"network": "front", "cargo": "jwbad"},
+            200)
+    assert c["instances"] == [] and "never" in c["rollout"], c
+    status, _, out = cd.request("POST", "/v1/clusters/jw/join?wait=maybe",
+                                body={"network": "front", "cargo": "jwok"})
+    assert status == 400 and "wait" in out["error"], out
+    for name in ("jwok", "jwbad"):
+        cd.request("DELETE", f"/v1/cargoes/{name}")
+    cd.request("DELETE", "/v1/clusters/jw")

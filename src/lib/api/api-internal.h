@@ -95,6 +95,8 @@ struct MHD_Response *api_resp_build(struct api_resp *resp);
 int api_req_json_object(struct api_req *req, json_t **out, struct nc_err *err);
 /* ?namespace=, default global, checked by the one name rule. */
 int api_query_ns(struct api_req *req, const char **ns, struct nc_err *err);
+/* ?NAME=true|1|false|0 (absent or empty: false); anything else is a 400. */
+int api_query_flag(struct api_req *req, const char *name, bool *out, struct nc_err *err);
 
 /* system.c */
 int api_ping(struct api_req *req, struct api_resp *resp, struct nc_err *err);

@@ -9,6 +9,8 @@
 #include "cargo/cargo.h"
 #include "model/name.h"
 
+#define JOIN_WAIT_MS 300000 /* a pull of a big image may be part of it */
+
 int api_cargo_list(struct api_req *req, struct api_resp *resp, struct nc_err *err)
 {
   const char *ns;
@@ -129,7 +131,9 @@ int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *
   static const char *const fields[] = { "network", "cargo", NULL };
   const char *ns, *network, *cargo;
   json_t *body;
-  if (api_query_ns(req, &ns, err) < 0 || api_req_json_object(req, &body, err) < 0)
+  bool wait;
+  if (api_query_ns(req, &ns, err) < 0 || api_query_flag(req, "wait", &wait, err) < 0 ||
+      api_req_json_object(req, &body, err) < 0)
     return -1;
   int r = nc_json_check_fields(body, fields, err);
   if (r == 0)
@@ -138,10 +142,23 @@ int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *
     r = nc_json_get_string(body, "cargo", true, &cargo, err);
   if (r == 0)
     r = cargo_join(req->cfg->cargoes, ns, req->params[0], network, cargo, err);
+  json_t *out = NULL;
+  /* wait: once a pass of the loop that began after the join has ended, the instances
+   * are started (or failed to: the cargo says why); the client need not poll. */
+  if (r == 0 && wait) {
+    if (!cargo_wait_pass(req->cfg->cargoes, JOIN_WAIT_MS))
+      r = nc_err_set(err, NC_ERR_UNAVAILABLE, "the instances of cargo '%s' are not started "
+                     "after %d s; see nanocl cargo inspect %s", cargo, JOIN_WAIT_MS / 1000, cargo);
+    else
+      r = cargo_inspect(req->cfg->cargoes, ns, cargo, &out, err);
+  }
   json_decref(body);
   if (r < 0)
     return -1;
-  resp->status = 204;
+  if (out)
+    api_resp_json(resp, 200, out);
+  else
+    resp->status = 204;
   return 0;
 }
 

@@ -24,16 +24,6 @@ static const char *query(struct api_req *req, const char *name)
 }
 
 
-static int query_flag(struct api_req *req, const char *name, bool *out, struct nc_err *err)
-{
-  const char *v = query(req, name);
-  *out = v && (!strcmp(v, "1") || !strcmp(v, "true"));
-  if (v && *v && !*out && strcmp(v, "0") && strcmp(v, "false"))
-    return nc_err_set(err, NC_ERR_BAD_REQUEST, "query parameter '%s' must be true or false",
-                      name);
-  return 0;
-}
-
 static int query_int(struct api_req *req, const char *name, uint64_t max, int64_t *out,
                      struct nc_err *err)
 {
@@ -53,7 +43,7 @@ int api_container_list(struct api_req *req, struct api_resp *resp, struct nc_err
   const char *ns;
   bool all;
   json_t *out;
-  if (api_query_ns(req, &ns, err) < 0 || query_flag(req, "all", &all, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 || api_query_flag(req, "all", &all, err) < 0 ||
       container_list(req->cfg->containers, ns, all, &out, err) < 0)
     return -1;
   api_resp_json(resp, 200, out);
@@ -89,7 +79,7 @@ int api_container_delete(struct api_req *req, struct api_resp *resp, struct nc_e
 {
   const char *ns;
   bool force;
-  if (api_query_ns(req, &ns, err) < 0 || query_flag(req, "force", &force, err) < 0 ||
+  if (api_query_ns(req, &ns, err) < 0 || api_query_flag(req, "force", &force, err) < 0 ||
       container_remove(req->cfg->containers, ns, req->params[0], force, err) < 0)
     return -1;
   resp->status = 204;
@@ -282,7 +272,7 @@ int api_container_logs(struct api_req *req, struct api_resp *resp, struct nc_err
   int64_t tail = -1;
   int r = api_query_ns(req, &ns, err);
   if (r == 0)
-    r = query_flag(req, "follow", &j->follow, err);
+    r = api_query_flag(req, "follow", &j->follow, err);
   if (r == 0 && query(req, "tail") && strcmp(query(req, "tail"), "all"))
     r = query_int(req, "tail", 1u << 30, &tail, err);
   if (r == 0)

@@ -11,20 +11,6 @@
 #include "image/ref.h"
 #include "image/service.h"
 
-/* ?name=true|false|1|0 ; missing = false. */
-static int query_bool(struct api_req *req, const char *name, bool *out, struct nc_err *err)
-{
-  const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-  *out = false;
-  if (!v || !*v || !strcmp(v, "0") || !strcmp(v, "false"))
-    return 0;
-  if (!strcmp(v, "1") || !strcmp(v, "true")) {
-    *out = true;
-    return 0;
-  }
-  return nc_err_set(err, NC_ERR_BAD_REQUEST, "query parameter '%s' must be true or false", name);
-}
-
 /* A pull or import running in a thread of its own, streaming its events. */
 struct job {
   struct image_service *svc;
@@ -201,7 +187,7 @@ int api_image_delete(struct api_req *req, struct api_resp *resp, struct nc_err *
 {
   bool force;
   json_t *out;
-  if (query_bool(req, "force", &force, err) < 0 ||
+  if (api_query_flag(req, "force", &force, err) < 0 ||
       image_remove(req->cfg->images, req->params[0], force, &out, err) < 0)
     return -1;
   api_resp_json(resp, 200, out);

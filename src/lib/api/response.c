@@ -71,3 +71,13 @@ int api_query_ns(struct api_req *req, const char **ns, struct nc_err *err)
   *ns = v && *v ? v : "global";
   return nc_name_check("namespace", *ns, err);
 }
+
+int api_query_flag(struct api_req *req, const char *name, bool *out, struct nc_err *err)
+{
+  const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+  *out = v && (!strcmp(v, "1") || !strcmp(v, "true"));
+  if (v && *v && !*out && strcmp(v, "0") && strcmp(v, "false"))
+    return nc_err_set(err, NC_ERR_BAD_REQUEST, "query parameter '%s' must be true or false",
+                      name);
+  return 0;
+}

@@ -540,7 +540,7 @@ static void run_fresh_jobs(struct cargo_service *svc, struct world *w)
   atomic_store(&w->next_job, 0);
   w->svc = svc;
   size_t started = 0;
-  for (; started < nthreads; started++)
+  for (; nthreads > 1 && started < nthreads; started++) /* one job: this thread */
     if (pthread_create(&threads[started], NULL, fresh_worker, w) != 0)
       break;
   if (started == 0)
