@@ -144,7 +144,12 @@ def test_tutorial_path_variables_and_names(cd):
     assert out["version"] == 2
     c = running(cd, "my-cargo", 1, version=2)
     assert ask(cd, c["instances"][0]["ip"])["CLUSTER"] == "DEV"
-    assert c["instances"][0]["name"] == "global-dev-my-cargo-1"
+    # The new instance takes the slot's name once the old one is gone (a moment after).
+    deadline = time.monotonic() + 10
+    while c["instances"][0]["name"] != "global-dev-my-cargo-1" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        c = running(cd, "my-cargo", 1, version=2)
+    assert c["instances"][0]["name"] == "global-dev-my-cargo-1", c["instances"]
     # A template naming a variable the cluster does not have: refused, nothing changes.
     status, _, body = cd.request("PATCH", "/v1/cargoes/my-cargo",
                                  body={"env": ["X={{vars.NOPE}}"]})

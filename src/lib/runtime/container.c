@@ -197,8 +197,9 @@ static int placement_parse(json_t *spec, struct placement *pl, struct nc_err *er
 }
 
 /* The container's row, its cluster checked, its address and ports: one transaction.
- * A cargo's instance is derived state (the reconcile loop makes it again from the cargo
- * if a power loss takes the row): its row is written without an fsync. */
+ * Written without an fsync when a power loss loses nothing by it: a cargo's instance is
+ * derived state (the reconcile loop makes it again from the cargo), an auto_remove
+ * container would not outlive a reboot anyway (nanocld's start removes what is left). */
 static int insert_placed(struct container_service *svc, const struct store_container *c,
                          const struct placement *pl, struct store_network *net,
                          struct nc_err *err)
@@ -206,8 +207,8 @@ static int insert_placed(struct container_service *svc, const struct store_conta
   struct store_tx *tx;
   struct store_cluster cl;
   uint32_t addr;
-  if (store_begin(svc->store, c->cargo[0] ? STORE_TX_WRITE_VOLATILE : STORE_TX_WRITE, &tx,
-                  err) < 0)
+  bool durable = !c->cargo[0] && !container_spec_auto_remove(c);
+  if (store_begin(svc->store, durable ? STORE_TX_WRITE : STORE_TX_WRITE_VOLATILE, &tx, err) < 0)
     return -1;
   int r = 0;
   if (pl->cluster[0])
