@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "image/commit.h"
@@ -105,11 +106,17 @@ static int read_blob(struct image_service *svc, struct archive *a, struct member
                      uint64_t *total, struct nc_err *err)
 {
   struct blob_writer w;
+  /* On the heap, for this import only: a __thread buffer would be part of every thread of
+   * nanocld (256 KiB of static TLS each, zeroed at each thread's start, and kept resident
+   * in glibc's cache of thread stacks: +27 MiB after 100 concurrent requests). */
+  enum { CHUNK = 256 * 1024 };
+  _cleanup_free_ char *buf = malloc(CHUNK);
+  if (!buf)
+    return nc_err_set(err, NC_ERR_INTERNAL, "out of memory");
   if (blob_writer_open(&svc->blobs, &w, 0, err) < 0)
     return -1;
-  static __thread char buf[256 * 1024];
   ssize_t n;
-  while ((n = archive_read_data(a, buf, sizeof buf)) > 0) {
+  while ((n = archive_read_data(a, buf, CHUNK)) > 0) {
     *total += (uint64_t)n;
     if (*total > IMPORT_MAX_BYTES) {
       blob_writer_abort(&w);
