@@ -135,3 +135,15 @@ int cli_call(struct cli *cli, const char *method, const char *path, json_t *body
     return -1;
   return nc_client_call(cli->client, method, path, body, out, err);
 }
+
+json_t *cli_command(int argc, char **argv, int first)
+{
+  if (first < argc && !strcmp(argv[first], "--"))
+    first++;
+  if (first >= argc)
+    return NULL;
+  json_t *cmd = json_array();
+  for (int i = first; i < argc; i++)
+    json_array_append_new(cmd, json_string(argv[i]));
+  return cmd;
+}

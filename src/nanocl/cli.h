@@ -88,3 +88,8 @@ int cli_image_pull(struct cli *cli, const char *ref, const char *platform, FILE 
                    bool show);
 /* 1 when nanocld has image `ref`, 0 when not, -1 on error (err set). */
 int cli_image_exists(struct cli *cli, const char *ref, struct nc_err *err);
+
+/* The command given after NAME (argv[first]…), as a JSON array; a "--" before it, as in
+ * `exec NAME -- CMD…` (the separator `nanocl run` takes too), is skipped. NULL when no
+ * command is left. */
+json_t *cli_command(int argc, char **argv, int first);

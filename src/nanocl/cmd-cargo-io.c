@@ -171,7 +171,7 @@ int cmd_cargo_logs(struct cli *cli, int argc, char **argv)
 }
 
 static const char exec_usage[] =
-  "Usage: nanocl cargo exec [OPTIONS] NAME COMMAND [ARG...]\n"
+  "Usage: nanocl cargo exec [OPTIONS] NAME [--] COMMAND [ARG...]\n"
   "\n"
   "Run a command in an instance of a cargo (the first running one unless --instance)\n"
   "and exit with its exit code, as 'nanocl container exec'.\n"
@@ -253,7 +253,8 @@ int cmd_cargo_exec(struct cli *cli, int argc, char **argv)
   /* '+': options stop at the cargo's name; what follows is the command's. */
   int r = cli_parse(cli, "cargo exec", argc, argv, "+n:ite:u:w:", opts, exec_usage, exec_opt,
                     &o, &done);
-  if (!done && argc - optind < 2)
+  json_t *cmd = done ? NULL : cli_command(argc, argv, optind + 1);
+  if (!done && !cmd)
     r = cli_usage_error("cargo exec", "expected NAME and COMMAND"), done = true;
   json_t *c = NULL;
   if (!done && (r = cargo_get(cli, o.ns, argv[optind], &c)))
@@ -269,6 +270,7 @@ int cmd_cargo_exec(struct cli *cli, int argc, char **argv)
     r = CLI_ERROR, done = true;
   }
   if (done) {
+    json_decref(cmd);
     json_decref(o.body);
     json_decref(c);
     return r;
@@ -276,9 +278,6 @@ int cmd_cargo_exec(struct cli *cli, int argc, char **argv)
   char id[80];
   snprintf(id, sizeof id, "%s", str(inst, "id") ?: "");
   json_decref(c);
-  json_t *cmd = json_array();
-  for (int i = optind + 1; i < argc; i++)
-    json_array_append_new(cmd, json_string(argv[i]));
   json_object_set_new(o.body, "cmd", cmd);
   return cli_exec(cli, o.ns, id, o.body, o.interactive, o.tty);
 }

@@ -23,7 +23,7 @@
 #define SEND_HIGH (256 * 1024) /* frames not yet sent: stop reading stdin */
 
 static const char exec_usage[] =
-  "Usage: nanocl container exec [OPTIONS] CONTAINER COMMAND [ARG...]\n"
+  "Usage: nanocl container exec [OPTIONS] CONTAINER [--] COMMAND [ARG...]\n"
   "\n"
   "Run a command in a running container and exit with its exit code (126: it cannot\n"
   "be run, 127: not found).\n"
@@ -304,7 +304,8 @@ int cmd_container_exec(struct cli *cli, int argc, char **argv)
   /* '+': options stop at the container; what follows is the command's. */
   int r = cli_parse(cli, "container exec", argc, argv, "+n:ite:u:w:", opts, exec_usage, exec_opt,
                     &o, &done);
-  if (!done && argc - optind < 2)
+  json_t *cmd = done ? NULL : cli_command(argc, argv, optind + 1);
+  if (!done && !cmd)
     r = cli_usage_error("container exec", "expected CONTAINER and COMMAND"), done = true;
   struct nc_err err = NC_ERR_INIT;
   if (!done && (!container_key_ok(argv[optind]) ||
@@ -314,12 +315,10 @@ int cmd_container_exec(struct cli *cli, int argc, char **argv)
     r = cli_fail(&err), done = true;
   }
   if (done) {
+    json_decref(cmd);
     json_decref(o.body);
     return r;
   }
-  json_t *cmd = json_array();
-  for (int i = optind + 1; i < argc; i++)
-    json_array_append_new(cmd, json_string(argv[i]));
   json_object_set_new(o.body, "cmd", cmd);
   return cli_exec(cli, o.ns, argv[optind], o.body, o.interactive, o.tty);
 }

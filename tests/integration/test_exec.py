@@ -77,8 +77,10 @@ def test_echo_exit_code_and_separate_stderr(box):
     # Killed by a signal: 128 + N, as Docker.
     r = ex(box, BOX, "sh", "-c", "kill -9 $$")
     assert r.returncode == 137, r.stderr
-    # Options after the container belong to the command.
+    # Options after the container belong to the command; a "--" before it is a separator.
     r = ex(box, BOX, "ls", "-d", "/tmp", check=0)
+    assert r.stdout == "/tmp\n"
+    r = ex(box, BOX, "--", "ls", "-d", "/tmp", check=0)
     assert r.stdout == "/tmp\n"
 
 
@@ -132,6 +134,8 @@ def test_stopped_unknown_container_and_usage(box):
     r = ex(box, "exec-nosuch", "true")
     assert r.returncode == 1 and "exec-nosuch" in r.stderr, (r.returncode, r.stderr)
     r = ex(box, BOX)
+    assert r.returncode == 2 and "COMMAND" in r.stderr
+    r = ex(box, BOX, "--")
     assert r.returncode == 2 and "COMMAND" in r.stderr
     r = ex(box, "-n", "nosuchns", BOX, "true")
     assert r.returncode == 1 and "does not exist" in r.stderr, r.stderr
