@@ -132,6 +132,7 @@ int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *
   const char *ns, *network, *cargo;
   json_t *body;
   bool wait;
+  uint64_t ticket = 0;
   if (api_query_ns(req, &ns, err) < 0 || api_query_flag(req, "wait", &wait, err) < 0 ||
       api_req_json_object(req, &body, err) < 0)
     return -1;
@@ -141,12 +142,12 @@ int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *
   if (r == 0)
     r = nc_json_get_string(body, "cargo", true, &cargo, err);
   if (r == 0)
-    r = cargo_join(req->cfg->cargoes, ns, req->params[0], network, cargo, err);
+    r = cargo_join(req->cfg->cargoes, ns, req->params[0], network, cargo, &ticket, err);
   json_t *out = NULL;
-  /* wait: once a pass of the loop that began after the join has ended, the instances
+  /* wait: once the pass of the loop that began after the join has ended, the instances
    * are started (or failed to: the cargo says why); the client need not poll. */
   if (r == 0 && wait) {
-    if (!cargo_wait_pass(req->cfg->cargoes, JOIN_WAIT_MS))
+    if (!cargo_wait_ticket(req->cfg->cargoes, ticket, JOIN_WAIT_MS))
       r = nc_err_set(err, NC_ERR_UNAVAILABLE, "the instances of cargo '%s' are not started "
                      "after %d s; see nanocl cargo inspect %s", cargo, JOIN_WAIT_MS / 1000, cargo);
     else

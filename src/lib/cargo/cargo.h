@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -50,9 +51,12 @@ int cargo_service_init(struct cargo_service *svc, struct store *store,
                        struct container_service *containers, struct nc_err *err);
 /* Stops the loop (instances keep running). */
 void cargo_service_destroy(struct cargo_service *svc);
-/* Asks the loop for a pass (thread-safe, never blocks). */
-void cargo_wake(struct cargo_service *svc);
-/* Waits until a pass that started after this call has finished (at most timeout_ms). */
+/* Asks the loop for a pass (thread-safe, never blocks). Returns a ticket: the number of
+ * the first pass that begins after this call (so it sees what was written before). */
+uint64_t cargo_wake(struct cargo_service *svc);
+/* Waits until the pass of `ticket` has finished (at most timeout_ms); false on timeout. */
+bool cargo_wait_ticket(struct cargo_service *svc, uint64_t ticket, int timeout_ms);
+/* cargo_wake, then waits for that pass (at most timeout_ms). */
 bool cargo_wait_pass(struct cargo_service *svc, int timeout_ms);
 
 /* API operations. A spec is the cargo's JSON (see docs/api.md "Cargoes"). */
@@ -77,9 +81,10 @@ int cargo_remove(struct cargo_service *svc, const char *ns, const char *name,
 /* `cargo stop` (instances stopped and kept so; answers when they are) and `cargo start`. */
 int cargo_set_stopped(struct cargo_service *svc, const char *ns, const char *name, bool stopped,
                       struct nc_err *err);
-/* cluster join CLUSTER NETWORK CARGO. */
+/* cluster join CLUSTER NETWORK CARGO. *ticket (may be NULL): the pass that will make its
+ * instances (cargo_wait_ticket). */
 int cargo_join(struct cargo_service *svc, const char *ns, const char *cluster,
-               const char *network, const char *cargo, struct nc_err *err);
+               const char *network, const char *cargo, uint64_t *ticket, struct nc_err *err);
 /* The cluster is going: its joins first, so the loop does not bring instances back. */
 int cargo_leave_cluster(struct cargo_service *svc, const char *ns, const char *cluster,
                         struct nc_err *err);

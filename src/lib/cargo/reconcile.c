@@ -745,15 +745,17 @@ static void *loop(void *arg)
   return NULL;
 }
 
-void cargo_wake(struct cargo_service *svc)
+uint64_t cargo_wake(struct cargo_service *svc)
 {
   pthread_mutex_lock(&svc->mu);
   svc->dirty = true;
   pthread_cond_signal(&svc->wake);
+  uint64_t ticket = svc->started + 1; /* the loop numbers a pass under this lock */
   pthread_mutex_unlock(&svc->mu);
+  return ticket;
 }
 
-bool cargo_wait_pass(struct cargo_service *svc, int timeout_ms)
+bool cargo_wait_ticket(struct cargo_service *svc, uint64_t ticket, int timeout_ms)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -764,15 +766,17 @@ bool cargo_wait_pass(struct cargo_service *svc, int timeout_ms)
     ts.tv_nsec -= 1000000000L;
   }
   pthread_mutex_lock(&svc->mu);
-  svc->dirty = true;
-  pthread_cond_signal(&svc->wake);
-  uint64_t want = svc->started + 1; /* a pass that begins after now */
   int r = 0;
-  while (svc->passes < want && r == 0 && !atomic_load(&svc->stopping))
+  while (svc->passes < ticket && r == 0 && !atomic_load(&svc->stopping))
     r = pthread_cond_timedwait(&svc->settled, &svc->mu, &ts);
-  bool done = svc->passes >= want;
+  bool done = svc->passes >= ticket;
   pthread_mutex_unlock(&svc->mu);
   return done;
+}
+
+bool cargo_wait_pass(struct cargo_service *svc, int timeout_ms)
+{
+  return cargo_wait_ticket(svc, cargo_wake(svc), timeout_ms);
 }
 
 static void on_exit_wake(void *ctx, const char *id)

@@ -384,7 +384,7 @@ int cargo_remove(struct cargo_service *svc, const char *ns, const char *name,
 }
 
 int cargo_join(struct cargo_service *svc, const char *ns, const char *cluster,
-               const char *network, const char *cargo, struct nc_err *err)
+               const char *network, const char *cargo, uint64_t *ticket, struct nc_err *err)
 {
   struct store_tx *tx;
   struct store_cargo c = { 0 };
@@ -419,7 +419,9 @@ int cargo_join(struct cargo_service *svc, const char *ns, const char *cluster,
   if (r == 0) {
     nc_log(NC_LOG_INFO, "cargo %s/%s joined cluster %s on network %s", ns, cargo, cluster,
            network);
-    cargo_wake(svc);
+    uint64_t t = cargo_wake(svc);
+    if (ticket)
+      *ticket = t;
   }
   return r;
 }
