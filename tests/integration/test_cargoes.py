@@ -426,6 +426,13 @@ def test_join_wait_answers_once_started_or_says_why(cd):
             200)
     assert c["name"] == "jwok"
     assert sorted(i["state"] for i in c["instances"]) == ["running", "running"], c
+    # scale and patch too: the answer comes once the loop has done it
+    c = api(cd, "POST", "/v1/cargoes/jwok/scale?wait=true", {"replicas": 3}, 200)
+    assert [i["state"] for i in c["instances"]] == ["running"] * 3, c
+    c = api(cd, "PATCH", "/v1/cargoes/jwok?wait=true", {"env": ["V=2"]}, 200)
+    assert c["version"] == 3 and c["rollout"] == "", c
+    assert sorted((i["version"], i["state"], i["name"]) for i in c["instances"]) == [
+        (3, "running", f"global-jw-jwok-{n}") for n in (1, 2, 3)], c["instances"]
     # an image that is not there and may not be pulled: answered, with why
     api(cd, "POST", "/v1/cargoes", {"name": "jwbad", "image": "nowhere/none:1",
                                     "pull_policy": "never"}, 201)

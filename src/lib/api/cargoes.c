@@ -9,7 +9,9 @@
 #include "cargo/cargo.h"
 #include "model/name.h"
 
-#define JOIN_WAIT_MS 300000 /* a pull of a big image may be part of it */
+/* ?wait=true waits at most this: a pull of a big image, or a rollout of many instances
+ * (each proven for a second), may be part of it. */
+#define CARGO_WAIT_MS 300000
 
 int api_cargo_list(struct api_req *req, struct api_resp *resp, struct nc_err *err)
 {
@@ -56,19 +58,42 @@ int api_cargo_delete(struct api_req *req, struct api_resp *resp, struct nc_err *
   return 0;
 }
 
+/* ?wait=true: the answer waits until the pass of the loop that makes the change (its
+ * `ticket`) has ended, then is the cargo as it is then: instances started, rolled out,
+ * or the rollout saying why not. Nothing to poll. */
+static int answer(struct api_req *req, struct api_resp *resp, const char *ns, const char *cargo,
+                  bool wait, uint64_t ticket, json_t *out, struct nc_err *err)
+{
+  if (wait) {
+    json_decref(out);
+    out = NULL;
+    if (!cargo_wait_ticket(req->cfg->cargoes, ticket, CARGO_WAIT_MS))
+      return nc_err_set(err, NC_ERR_UNAVAILABLE, "cargo '%s' is still converging after %d s; "
+                        "see nanocl cargo inspect %s", cargo, CARGO_WAIT_MS / 1000, cargo);
+    if (cargo_inspect(req->cfg->cargoes, ns, cargo, &out, err) < 0)
+      return -1;
+  }
+  if (out)
+    api_resp_json(resp, 200, out);
+  else
+    resp->status = 204;
+  return 0;
+}
+
 int api_cargo_patch(struct api_req *req, struct api_resp *resp, struct nc_err *err)
 {
   const char *ns;
   json_t *body, *out = NULL;
+  bool wait;
+  uint64_t ticket = 0;
   if (api_query_ns(req, &ns, err) < 0 || nc_name_check("cargo", req->params[0], err) < 0 ||
-      api_req_json_object(req, &body, err) < 0)
+      api_query_flag(req, "wait", &wait, err) < 0 || api_req_json_object(req, &body, err) < 0)
     return -1;
-  int r = cargo_patch(req->cfg->cargoes, ns, req->params[0], body, &out, err);
+  int r = cargo_patch(req->cfg->cargoes, ns, req->params[0], body, &ticket, &out, err);
   json_decref(body);
   if (r < 0)
     return -1;
-  api_resp_json(resp, 200, out);
-  return 0;
+  return answer(req, resp, ns, req->params[0], wait, ticket, out, err);
 }
 
 /* {"<key>": integer} of a small body. */
@@ -94,12 +119,14 @@ int api_cargo_scale(struct api_req *req, struct api_resp *resp, struct nc_err *e
   const char *ns;
   int64_t n = 0;
   json_t *out = NULL;
+  bool wait;
+  uint64_t ticket = 0;
   if (api_query_ns(req, &ns, err) < 0 || nc_name_check("cargo", req->params[0], err) < 0 ||
+      api_query_flag(req, "wait", &wait, err) < 0 ||
       body_int(req, "replicas", CARGO_REPLICAS_MAX, &n, err) < 0 ||
-      cargo_scale(req->cfg->cargoes, ns, req->params[0], (int)n, &out, err) < 0)
+      cargo_scale(req->cfg->cargoes, ns, req->params[0], (int)n, &ticket, &out, err) < 0)
     return -1;
-  api_resp_json(resp, 200, out);
-  return 0;
+  return answer(req, resp, ns, req->params[0], wait, ticket, out, err);
 }
 
 int api_cargo_revert(struct api_req *req, struct api_resp *resp, struct nc_err *err)
@@ -107,12 +134,14 @@ int api_cargo_revert(struct api_req *req, struct api_resp *resp, struct nc_err *
   const char *ns;
   int64_t v = 0;
   json_t *out = NULL;
+  bool wait;
+  uint64_t ticket = 0;
   if (api_query_ns(req, &ns, err) < 0 || nc_name_check("cargo", req->params[0], err) < 0 ||
+      api_query_flag(req, "wait", &wait, err) < 0 ||
       body_int(req, "version", INT32_MAX, &v, err) < 0 ||
-      cargo_revert(req->cfg->cargoes, ns, req->params[0], v, &out, err) < 0)
+      cargo_revert(req->cfg->cargoes, ns, req->params[0], v, &ticket, &out, err) < 0)
     return -1;
-  api_resp_json(resp, 200, out);
-  return 0;
+  return answer(req, resp, ns, req->params[0], wait, ticket, out, err);
 }
 
 int api_cargo_history(struct api_req *req, struct api_resp *resp, struct nc_err *err)
@@ -143,24 +172,10 @@ int api_cluster_join(struct api_req *req, struct api_resp *resp, struct nc_err *
     r = nc_json_get_string(body, "cargo", true, &cargo, err);
   if (r == 0)
     r = cargo_join(req->cfg->cargoes, ns, req->params[0], network, cargo, &ticket, err);
-  json_t *out = NULL;
-  /* wait: once the pass of the loop that began after the join has ended, the instances
-   * are started (or failed to: the cargo says why); the client need not poll. */
-  if (r == 0 && wait) {
-    if (!cargo_wait_ticket(req->cfg->cargoes, ticket, JOIN_WAIT_MS))
-      r = nc_err_set(err, NC_ERR_UNAVAILABLE, "the instances of cargo '%s' are not started "
-                     "after %d s; see nanocl cargo inspect %s", cargo, JOIN_WAIT_MS / 1000, cargo);
-    else
-      r = cargo_inspect(req->cfg->cargoes, ns, cargo, &out, err);
-  }
+  if (r == 0)
+    r = answer(req, resp, ns, cargo, wait, ticket, NULL, err);
   json_decref(body);
-  if (r < 0)
-    return -1;
-  if (out)
-    api_resp_json(resp, 200, out);
-  else
-    resp->status = 204;
-  return 0;
+  return r;
 }
 
 /* start, stop, restart: the action is the last segment of the path. */

@@ -66,13 +66,14 @@ int cargo_list(struct cargo_service *svc, const char *ns, json_t **out, struct n
 /* The cargo, its spec, joins, rollout state and instances (name, state, status, ip…). */
 int cargo_inspect(struct cargo_service *svc, const char *ns, const char *name, json_t **out,
                   struct nc_err *err);
-/* Merges `changes` into the current spec ("env" entries replace by key) as a new version. */
+/* New versions of the spec. patch merges `changes` into the current spec ("env" entries
+ * replace by key). *ticket (may be NULL): the pass that rolls it out (cargo_wait_ticket). */
 int cargo_patch(struct cargo_service *svc, const char *ns, const char *name, json_t *changes,
-                json_t **out, struct nc_err *err);
+                uint64_t *ticket, json_t **out, struct nc_err *err);
 int cargo_scale(struct cargo_service *svc, const char *ns, const char *name, int replicas,
-                json_t **out, struct nc_err *err);
+                uint64_t *ticket, json_t **out, struct nc_err *err);
 int cargo_revert(struct cargo_service *svc, const char *ns, const char *name, int64_t version,
-                 json_t **out, struct nc_err *err);
+                 uint64_t *ticket, json_t **out, struct nc_err *err);
 int cargo_history(struct cargo_service *svc, const char *ns, const char *name, json_t **out,
                   struct nc_err *err);
 /* Removes the cargo and, before answering, every instance of it. */

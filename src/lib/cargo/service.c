@@ -175,7 +175,8 @@ int cargo_inspect(struct cargo_service *svc, const char *ns, const char *name, j
 static int new_version(struct cargo_service *svc, const char *ns, const char *name,
                        json_t *(*change)(struct store_tx *tx, const json_t *cur, void *arg,
                                          struct nc_err *err),
-                       void *arg, const char *note, json_t **out, struct nc_err *err)
+                       void *arg, const char *note, uint64_t *ticket, json_t **out,
+                       struct nc_err *err)
 {
   struct store_tx *tx;
   struct store_cargo c = { 0 };
@@ -205,7 +206,9 @@ static int new_version(struct cargo_service *svc, const char *ns, const char *na
   if (r < 0)
     return -1;
   nc_log(NC_LOG_INFO, "cargo %s/%s: version %lld (%s)", ns, name, (long long)version, note);
-  cargo_wake(svc);
+  uint64_t t = cargo_wake(svc);
+  if (ticket)
+    *ticket = t;
   return out ? cargo_inspect(svc, ns, name, out, err) : 0;
 }
 
@@ -249,11 +252,11 @@ static json_t *merge(struct store_tx *tx, const json_t *cur, void *arg, struct n
 }
 
 int cargo_patch(struct cargo_service *svc, const char *ns, const char *name, json_t *changes,
-                json_t **out, struct nc_err *err)
+                uint64_t *ticket, json_t **out, struct nc_err *err)
 {
   if (!json_is_object(changes))
     return nc_err_set(err, NC_ERR_INVALID, "patch: must be an object of spec fields");
-  return new_version(svc, ns, name, merge, changes, "patched", out, err);
+  return new_version(svc, ns, name, merge, changes, "patched", ticket, out, err);
 }
 
 static json_t *set_replicas(struct store_tx *tx, const json_t *cur, void *arg,
@@ -265,11 +268,11 @@ static json_t *set_replicas(struct store_tx *tx, const json_t *cur, void *arg,
 }
 
 int cargo_scale(struct cargo_service *svc, const char *ns, const char *name, int replicas,
-                json_t **out, struct nc_err *err)
+                uint64_t *ticket, json_t **out, struct nc_err *err)
 {
   if (replicas < 0 || replicas > CARGO_REPLICAS_MAX)
     return nc_err_set(err, NC_ERR_INVALID, "replicas: must be 0-%d", CARGO_REPLICAS_MAX);
-  return new_version(svc, ns, name, set_replicas, &replicas, "scaled", out, err);
+  return new_version(svc, ns, name, set_replicas, &replicas, "scaled", ticket, out, err);
 }
 
 struct revert_arg {
@@ -295,12 +298,12 @@ static json_t *old_spec(struct store_tx *tx, const json_t *cur, void *arg, struc
 }
 
 int cargo_revert(struct cargo_service *svc, const char *ns, const char *name, int64_t version,
-                 json_t **out, struct nc_err *err)
+                 uint64_t *ticket, json_t **out, struct nc_err *err)
 {
   struct revert_arg a = { ns, name, version };
   char note[64];
   snprintf(note, sizeof note, "reverted to %lld", (long long)version);
-  return new_version(svc, ns, name, old_spec, &a, note, out, err);
+  return new_version(svc, ns, name, old_spec, &a, note, ticket, out, err);
 }
 
 int cargo_history(struct cargo_service *svc, const char *ns, const char *name, json_t **out,
