@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -240,10 +242,14 @@ void shim_runtime_delete_detached(struct shim_runtime *rt)
   pid_t pid = fork();
   if (pid > 0)
     return; /* the child holds the lock (the same open file) until it exits */
-  /* Cleaning up is background work: at the lowest priority, the CPU goes first to
-   * what somebody waits for (nanocld recording the exit, the client's next request,
-   * other containers starting); the runtime's start-up is ~15 ms of CPU for runc. */
-  if (pid == 0 && setpriority(PRIO_PROCESS, 0, 19) < 0)
+  /* Cleaning up is background work: the CPU goes first to what somebody waits for
+   * (nanocld recording the exit, the client's next request, other containers starting);
+   * the runtime's start-up is ~15 ms of CPU for runc. SCHED_IDLE: any other task that
+   * wakes up preempts it at once (nice 19 still gets its slice); through syscall(), as
+   * musl's sched_setscheduler always fails. Nice 19 where SCHED_IDLE is refused. */
+  struct sched_param none = { 0 };
+  if (pid == 0 && syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, &none) < 0 &&
+      setpriority(PRIO_PROCESS, 0, 19) < 0)
     nc_log(NC_LOG_DEBUG, "nanocl-shim %.12s: cannot lower the delete's priority: %s",
            rt->cfg->id, strerror(errno));
   struct nc_err err = NC_ERR_INIT;

@@ -8,6 +8,7 @@
  * returned, nothing of the container is where nanocld or anyone looks for it. */
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -39,8 +40,11 @@ static void empty_trash(struct container_service *svc)
 static void *janitor(void *arg)
 {
   struct container_service *svc = arg;
-  /* Linux gives each thread its own nice value: only this one is lowered. */
-  setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+  /* Only this thread is lowered (Linux schedules threads one by one): SCHED_IDLE, which
+   * any other waking task preempts at once; nice 19 where that is refused. */
+  struct sched_param none = { 0 };
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0)
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
   pthread_mutex_lock(&svc->trash_mu);
   while (!svc->trash_stop) {
     if (!svc->trash_pending) {
