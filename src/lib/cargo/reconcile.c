@@ -138,25 +138,51 @@ static void remove_instance(struct cargo_service *svc, const struct store_contai
   backoff_forget(svc, ct->id);
 }
 
-/* Gives instance `id` its slot's name, and its network's DNS the new name. */
-static void rename_instance(struct cargo_service *svc, const struct store_container *ct,
+/* Gives instance `id` the name `name`, and its network's DNS the new name. */
+static bool rename_instance(struct cargo_service *svc, const struct store_container *ct,
                             const char *name)
 {
   struct store_tx *tx;
   struct store_attachment a = { 0 };
   struct nc_err err = NC_ERR_INIT;
   if (store_begin(svc->store, STORE_TX_WRITE, &tx, &err) < 0)
-    return;
+    return false;
   if (store_container_rename(tx, ct->id, name, &err) < 0) {
     store_rollback(tx);
     nc_log(NC_LOG_WARN, "cargo %s: cannot rename %s: %s", ct->cargo, ct->name, err.msg);
-    return;
+    return false;
   }
   if (store_attachment_get(tx, ct->id, &a, &(struct nc_err)NC_ERR_INIT) < 0)
     a.network_id[0] = '\0';
-  store_commit(tx, &err);
+  if (store_commit(tx, &err) < 0)
+    return false;
   if (a.network_id[0])
     net_refresh(svc->containers->net, a.network_id, false, &err);
+  return true;
+}
+
+/* `fresh` replaces the `olds` of its slot. The slot's name passes to it before they are
+ * removed (the one holding it takes its version's name first): the slot is never listed
+ * under a temporary name alone, nor without its name. */
+static void replace_in_slot(struct cargo_service *svc, const struct store_container *const *olds,
+                            size_t nold, const struct store_container *fresh, const char *canon)
+{
+  bool named = !strcmp(fresh->name, canon);
+  const struct store_container *holder = NULL;
+  for (size_t i = 0; i < nold && !named; i++)
+    if (!strcmp(olds[i]->name, canon))
+      holder = olds[i];
+  if (!named && holder) {
+    char retired[300];
+    snprintf(retired, sizeof retired, "%.200s-v%lld", canon, (long long)holder->cargo_version);
+    named = rename_instance(svc, holder, retired) && rename_instance(svc, fresh, canon);
+  } else if (!named) {
+    named = rename_instance(svc, fresh, canon);
+  }
+  for (size_t i = 0; i < nold; i++)
+    remove_instance(svc, olds[i], "replaced by a newer version");
+  if (!named)
+    rename_instance(svc, fresh, canon);
 }
 
 /* The state of container `id` now ("" when it is gone). */
@@ -392,10 +418,7 @@ static bool converge_slot(struct cargo_service *svc, struct world *w, const stru
       remove_instance(svc, cur, "unhealthy");
       return true; /* the next pass makes a new one */
     }
-    for (size_t i = 0; i < nold; i++)
-      remove_instance(svc, olds[i], "replaced by a newer version");
-    if (strcmp(cur->name, canon))
-      rename_instance(svc, cur, canon);
+    replace_in_slot(svc, olds, nold, cur, canon);
     return true;
   }
   if (cur && nold && !strcmp(cur->state, "created")) {
@@ -488,9 +511,7 @@ static bool converge_slot(struct cargo_service *svc, struct world *w, const stru
     remove_instance(svc, &fresh, "its rollout failed");
     return false;
   }
-  for (size_t i = 0; i < nold; i++)
-    remove_instance(svc, olds[i], "replaced by a newer version");
-  rename_instance(svc, &fresh, canon);
+  replace_in_slot(svc, olds, nold, &fresh, canon);
   return true;
 }
 
