@@ -175,9 +175,14 @@ static int run(const struct nanocld_options *o)
 out:
   if (status != 0)
     nc_log(NC_LOG_ERROR, "%s", err.msg);
-  /* Running pulls stop first, so their streams end and the HTTP drain is quick. */
+  /* Running pulls stop first, and requests that wait without a deadline (container wait,
+   * log streams, ?wait of cargoes) end, so the HTTP drain is quick. */
   if (images_up)
     image_service_cancel(&images);
+  if (cargoes_up)
+    cargo_service_cancel(&cargoes);
+  if (containers_up)
+    container_service_cancel(&containers);
   api_server_stop(server);
   if (cargoes_up)
     cargo_service_destroy(&cargoes); /* before the containers: it uses them */

@@ -6,10 +6,12 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 
+from conftest import NANOCL
 from registry import image_daemon, images, registry  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not (os.path.exists("/usr/sbin/runc") or
@@ -405,3 +407,35 @@ def test_auto_remove_container_that_ended_while_nanocld_was_away(cd):
     assert gone(cd, "away")
     assert not (cd.state_dir / "containers" / cid).exists()
     assert not [m for m in mounts() if cid in m]
+
+
+def test_sigterm_ends_waits_and_log_streams(cd):
+    """Requests that wait without a deadline (wait, wait?condition=removed, logs -f) end
+    when nanocld is told to stop (503 / the stream's end): it stops, and the container
+    goes on."""
+    run(cd, "-d", "--name", "waited", cd.image, "sh", "-c",
+        "while :; do echo tick; sleep 0.2; done", check=0)
+    wait_state(cd, "waited", "running")
+    answers = {}
+
+    def ask(key, path):
+        answers[key] = cd.request("POST", path)[0]
+
+    threads = [threading.Thread(target=ask, args=(k, p)) for k, p in (
+        ("wait", "/v1/containers/waited/wait"),
+        ("removed", "/v1/containers/waited/wait?condition=removed"))]
+    for t in threads:
+        t.start()
+    logs = subprocess.Popen([str(NANOCL), "-H", cd.host, "container", "logs", "-f", "waited"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    # (before: the server's drain gave up after 10 s, then its stop hung on the waits)
+    assert cd.stop() == 0, cd.log()
+    for t in threads:
+        t.join(10)
+    assert answers == {"wait": 503, "removed": 503}, answers
+    out, _ = logs.communicate(timeout=10)
+    assert b"tick" in out
+    cd.start()
+    assert state(cd, "waited")["state"] == "running"
+    cd.cli("container", "rm", "-f", "waited", check=0)

@@ -68,8 +68,12 @@ static int answer(struct api_req *req, struct api_resp *resp, const char *ns, co
     json_decref(out);
     out = NULL;
     if (!cargo_wait_ticket(req->cfg->cargoes, ticket, CARGO_WAIT_MS))
-      return nc_err_set(err, NC_ERR_UNAVAILABLE, "cargo '%s' is still converging after %d s; "
-                        "see nanocl cargo inspect %s", cargo, CARGO_WAIT_MS / 1000, cargo);
+      return atomic_load(&req->cfg->cargoes->stopping)
+               ? nc_err_set(err, NC_ERR_UNAVAILABLE, "nanocld is shutting down; see nanocl "
+                            "cargo inspect %s once it is back", cargo)
+               : nc_err_set(err, NC_ERR_UNAVAILABLE, "cargo '%s' is still converging after "
+                            "%d s; see nanocl cargo inspect %s", cargo, CARGO_WAIT_MS / 1000,
+                            cargo);
     if (cargo_inspect(req->cfg->cargoes, ns, cargo, &out, err) < 0)
       return -1;
   }

@@ -225,8 +225,8 @@ static void *log_run(void *arg)
       pending.len -= used;
       continue;
     }
-    if (!j->follow || !api_stream_alive(j->stream))
-      break;
+    if (!j->follow || !api_stream_alive(j->stream) || atomic_load(&j->svc->quitting))
+      break; /* (nanocld shutting down: the stream ends, the client sees it end) */
     char state[16];
     container_state(j->svc, j->id, state);
     if (!strcmp(state, "created")) {

@@ -51,6 +51,8 @@ int cargo_service_init(struct cargo_service *svc, struct store *store,
                        struct container_service *containers, struct nc_err *err);
 /* Stops the loop (instances keep running). */
 void cargo_service_destroy(struct cargo_service *svc);
+/* nanocld is shutting down: the loop stops after its pass, ?wait answers end (503). */
+void cargo_service_cancel(struct cargo_service *svc);
 /* Asks the loop for a pass (thread-safe, never blocks). Returns a ticket: the number of
  * the first pass that begins after this call (so it sees what was written before). */
 uint64_t cargo_wake(struct cargo_service *svc);

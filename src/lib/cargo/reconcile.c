@@ -829,6 +829,17 @@ int cargo_service_init(struct cargo_service *svc, struct store *store,
   return 0;
 }
 
+void cargo_service_cancel(struct cargo_service *svc)
+{
+  if (!svc->running)
+    return;
+  pthread_mutex_lock(&svc->mu);
+  atomic_store(&svc->stopping, true); /* the loop ends after its pass; waits end now */
+  pthread_cond_broadcast(&svc->wake);
+  pthread_cond_broadcast(&svc->settled);
+  pthread_mutex_unlock(&svc->mu);
+}
+
 void cargo_service_destroy(struct cargo_service *svc)
 {
   if (!svc->running)

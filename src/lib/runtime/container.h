@@ -51,6 +51,7 @@ struct container_service {
   int epfd;
   int wake_fd;
   atomic_bool stopping;
+  atomic_bool quitting; /* nanocld is shutting down: waits without a deadline end */
   pthread_mutex_t mu;   /* guards `changed`, and lifecycle steps of one container */
   pthread_cond_t changed; /* broadcast when a container starts, ends or is removed */
   void *watched;          /* the shims watched (watch.c), guarded by `mu` */
@@ -79,6 +80,9 @@ int container_service_init(struct container_service *svc, struct store *store,
                            struct nc_err *err);
 /* Stops watching. Containers keep running: their shims do not need nanocld. */
 void container_service_destroy(struct container_service *svc);
+/* nanocld is shutting down: every wait without a deadline (wait, log streams) ends now, so
+ * that the HTTP server can stop; containers are not touched. */
+void container_service_cancel(struct container_service *svc);
 
 /* `body` is the API's create body: {"name", "image", …spec fields}. */
 int container_create(struct container_service *svc, const char *ns, json_t *body, json_t **out,

@@ -414,7 +414,7 @@ void container_wait_while(struct container_service *svc, const char *id, const c
   pthread_mutex_lock(&svc->mu);
   for (;;) {
     container_state(svc, id, out);
-    if (strcmp(out, state) != 0)
+    if (strcmp(out, state) != 0 || (timeout_ms < 0 && atomic_load(&svc->quitting)))
       break;
     int r = timeout_ms < 0 ? pthread_cond_wait(&svc->changed, &svc->mu)
                            : pthread_cond_timedwait(&svc->changed, &svc->mu, &deadline);
@@ -520,7 +520,8 @@ int container_wait(struct container_service *svc, const char *ns, const char *ke
   char id[65];
   memcpy(id, c.id, sizeof id);
   store_container_free(&c);
-  container_wait_stopped(svc, id, -1);
+  if (!container_wait_stopped(svc, id, -1))
+    return nc_err_set(err, NC_ERR_UNAVAILABLE, "nanocld is shutting down; wait again later");
   if (container_load(svc, ns, id, &c, err) < 0)
     return -1;
   *out = container_exit_json(c.exit_code, c.exit_signal, c.oom_killed, c.error);

@@ -227,9 +227,12 @@ int container_wait_removed(struct container_service *svc, const char *ns, const 
   memcpy(id, c.id, sizeof id);
   store_container_free(&c);
   pthread_mutex_lock(&svc->mu);
-  while (row_exists(svc, id))
+  bool there;
+  while ((there = row_exists(svc, id)) && !atomic_load(&svc->quitting))
     pthread_cond_wait(&svc->changed, &svc->mu);
   pthread_mutex_unlock(&svc->mu);
+  if (there)
+    return nc_err_set(err, NC_ERR_UNAVAILABLE, "nanocld is shutting down; wait again later");
   *out = container_removed_exit(svc, ns, id);
   if (!*out) /* removed over a minute ago, or its row failed to go */
     *out = container_exit_json(0, NULL, false, "the container was removed; its exit is not known");

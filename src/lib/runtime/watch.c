@@ -353,6 +353,16 @@ int container_service_init(struct container_service *svc, struct store *store,
   return 0;
 }
 
+void container_service_cancel(struct container_service *svc)
+{
+  if (svc->epfd < 0)
+    return;
+  pthread_mutex_lock(&svc->mu);
+  atomic_store(&svc->quitting, true);
+  pthread_cond_broadcast(&svc->changed);
+  pthread_mutex_unlock(&svc->mu);
+}
+
 void container_service_destroy(struct container_service *svc)
 {
   if (svc->epfd < 0)
