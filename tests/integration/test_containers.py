@@ -361,6 +361,8 @@ def test_run_detached_rm_and_wait_removed(cd):
     assert status == 200 and body["exit_code"] == 4, body
     status, _, body = cd.request("POST", "/v1/containers/drm/wait?condition=removed")
     assert status == 200 and body["exit_code"] == 4, body
+    status, _, body = cd.request("POST", f"/v1/containers/{cid[:8]}/wait?condition=removed")
+    assert status == 200 and body["exit_code"] == 4, body
     # ... but a plain wait says what Docker says of a container that is not there.
     assert cd.request("POST", f"/v1/containers/{cid}/wait")[0] == 404
     status, _, body = cd.request("POST", "/v1/containers/drm/wait?condition=sometime")

@@ -105,6 +105,19 @@ json_t *container_exit_json(int code, const char *signal, bool oom, const char *
                    error && *error ? error : NULL);
 }
 
+/* `key` names `e` as the API's container keys do: its id, a prefix of 4+ hex digits of it
+ * (within its namespace, as the store looks them up), or its name. */
+static bool names(const struct container_exit *e, const char *ns, const char *key)
+{
+  size_t n = strlen(key);
+  if (!strcmp(e->id, key))
+    return true;
+  if (strcmp(e->namespace_, ns) != 0)
+    return false;
+  return !strcmp(e->name, key) ||
+         (n >= 4 && strspn(key, "0123456789abcdef") == n && !strncmp(e->id, key, n));
+}
+
 json_t *container_removed_exit(struct container_service *svc, const char *ns, const char *key)
 {
   json_t *out = NULL;
@@ -116,7 +129,7 @@ json_t *container_removed_exit(struct container_service *svc, const char *ns, co
       &svc->exits[(svc->exits_next + CONTAINER_EXITS_KEPT - k) % CONTAINER_EXITS_KEPT];
     if (!e->id[0] || now - e->removed_at > EXIT_KEPT_S)
       continue;
-    if (!strcmp(e->id, key) || (!strcmp(e->name, key) && !strcmp(e->namespace_, ns)))
+    if (names(e, ns, key))
       out = container_exit_json(e->exit_code, e->exit_signal, e->oom_killed, e->error);
   }
   pthread_mutex_unlock(&svc->mu);
