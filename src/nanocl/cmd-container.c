@@ -66,10 +66,11 @@ static int create_opt(int c, const char *arg, void *ctx)
   case O_CAPDROP: spec_append(o->spec, "cap_drop", arg); break;
   case O_LABEL: spec_set_pair(o->spec, "labels", arg); break;
   case O_STOPSIG: json_object_set_new(o->spec, "stop_signal", json_string(arg)); break;
-  case O_STOPTO:
-    if (nc_parse_u64(arg, 3600, (uint64_t *)&n) < 0)
-      return cli_usage_error("container create", "invalid --stop-timeout '%s'", arg);
-    json_object_set_new(o->spec, "stop_timeout", json_integer(n));
+  case O_STOPTO: /* -1: no SIGKILL, wait for as long as it takes */
+    if (strcmp(arg, "-1") != 0 && nc_parse_u64(arg, INT32_MAX, (uint64_t *)&n) < 0)
+      return cli_usage_error("container create", "invalid --stop-timeout '%s' (seconds, or -1)",
+                             arg);
+    json_object_set_new(o->spec, "stop_timeout", json_integer(strcmp(arg, "-1") ? n : -1));
     break;
   case O_ENTRY: spec_set_entrypoint(o->spec, arg); break;
   case 'd': o->detach = true; break;
@@ -124,7 +125,7 @@ static const char create_usage[] =
   "      --read-only        read-only root file system\n"
   "      --cap-add CAP, --cap-drop CAP   capabilities (ALL allowed)\n"
   "      --label K=V        label (repeatable)\n"
-  "      --stop-signal SIG, --stop-timeout SECONDS\n"
+  "      --stop-signal SIG, --stop-timeout SECONDS (-1: never SIGKILL, wait for the exit)\n"
   "      --entrypoint CMD   override the image's entrypoint ('' clears it)\n"
   "      --cluster C        join cluster C of the namespace\n"
   "      --network N        on network N of that cluster: an address, a name in its DNS\n"

@@ -108,6 +108,13 @@ def test_stop_trapped_sigterm_and_sigkill_after_timeout(cd):
     s = state(cd, "stubborn")
     assert s["exit_code"] == 137 and s["exit_signal"] == "SIGKILL", s
     assert time.monotonic() - t0 < 8
+    # --stop-timeout -1 (Docker's "wait indefinitely"): no SIGKILL, the stop waits.
+    run(cd, "-d", "--name", "patient", "--stop-timeout", "-1", cd.image, "sh", "-c",
+        'trap "sleep 1; exit 7" TERM; while :; do sleep 0.1; done', check=0)
+    wait_state(cd, "patient", "running")
+    cd.cli("container", "stop", "patient", check=0)
+    s = state(cd, "patient")
+    assert s["state"] == "exited" and s["exit_code"] == 7, s
 
 
 def test_logs_follow_a_running_container(cd):
@@ -398,6 +405,9 @@ def test_rm_force_restart_and_failed_start_of_auto_remove(cd):
     status, _, body = cd.request("POST", "/v1/cargoes",
                                  {"name": "autorm", "image": cd.image, "auto_remove": True})
     assert status == 422 and "auto_remove" in body["error"], body
+    status, _, body = cd.request("POST", "/v1/cargoes",
+                                 {"name": "forever", "image": cd.image, "stop_timeout": -1})
+    assert status == 422 and "stop_timeout" in body["error"], body
 
 
 def test_auto_remove_container_that_ended_while_nanocld_was_away(cd):

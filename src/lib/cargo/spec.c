@@ -102,6 +102,10 @@ int cargo_spec_validate(const json_t *spec, struct nc_err *err)
   const json_t *image = json_object_get(spec, "image");
   if (!json_is_string(image) || !*json_string_value(image))
     return nc_err_set(err, NC_ERR_INVALID, "image: missing (the image of the instances)");
+  if (json_integer_value(json_object_get(spec, "stop_timeout")) < 0)
+    return nc_err_set(err, NC_ERR_INVALID,
+                      "stop_timeout: seconds >= 0 for a cargo (its loop stops instances one "
+                      "after another: it cannot wait for ever on one)");
   if (json_object_get(spec, "auto_remove"))
     return nc_err_set(err, NC_ERR_INVALID,
                       "auto_remove: not part of a cargo's spec (its restart policy keeps "

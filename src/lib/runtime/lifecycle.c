@@ -475,10 +475,16 @@ int container_stop(struct container_service *svc, const char *ns, const char *ke
                   : DEFAULT_STOP_TIMEOUT;
   json_decref(spec);
 
+  /* timeout 0: SIGKILL at once; < 0 (a stop_timeout of -1): no SIGKILL, wait for as long
+   * as it takes (Docker's), which only nanocld's shutdown cuts short. */
   struct nc_err ignore = NC_ERR_INIT;
-  if (timeout_s > 0 && container_kill(svc, ns, id, sig > 0 ? sig : SIGTERM, &ignore) == 0 &&
-      container_wait_stopped(svc, id, timeout_s * 1000))
-    return 0;
+  if (timeout_s != 0 && container_kill(svc, ns, id, sig > 0 ? sig : SIGTERM, &ignore) == 0) {
+    if (container_wait_stopped(svc, id, timeout_s > 0 ? timeout_s * 1000 : -1))
+      return 0;
+    if (timeout_s < 0)
+      return nc_err_set(err, NC_ERR_UNAVAILABLE,
+                        "nanocld is shutting down; container %.12s is still stopping", id);
+  }
   if (container_kill(svc, ns, id, SIGKILL, &ignore) < 0 && container_is_running(svc, id)) {
     *err = ignore;
     return -1;

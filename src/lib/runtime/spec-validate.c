@@ -384,7 +384,7 @@ static int check_resources(const json_t *spec, struct nc_err *err)
   }
   if (check_int(spec, "pids_limit", -1, INT64_MAX, "-1 or 0 (no limit) or a positive number",
                 err) < 0 ||
-      check_int(spec, "stop_timeout", -1, INT32_MAX, "-1 (no timeout) or seconds >= 0", err) < 0)
+      check_int(spec, "stop_timeout", -1, INT32_MAX, "-1 (no SIGKILL: wait for the exit) or seconds >= 0", err) < 0)
     return -1;
   static const char *const flags[] = { "read_only", "auto_remove" };
   for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
