@@ -39,6 +39,17 @@ int container_load(struct container_service *svc, const char *ns, const char *ke
   return store_commit(tx, err);
 }
 
+int container_id_of(struct container_service *svc, const char *ns, const char *key, char id[65],
+                    struct nc_err *err)
+{
+  struct store_container c;
+  if (container_load(svc, ns, key, &c, err) < 0)
+    return -1;
+  memcpy(id, c.id, 65);
+  store_container_free(&c);
+  return 0;
+}
+
 int container_save(struct container_service *svc, const struct store_container *c,
                    struct nc_err *err)
 {

@@ -144,6 +144,9 @@ void container_trash_destroy(struct container_service *svc);
 int container_trash(struct container_service *svc, const char *id, struct nc_err *err);
 int container_load(struct container_service *svc, const char *ns, const char *key,
                    struct store_container *out, struct nc_err *err);
+/* The full id of the container `key` (name, id or id prefix) names in `ns`. */
+int container_id_of(struct container_service *svc, const char *ns, const char *key, char id[65],
+                    struct nc_err *err);
 /* Writes the run-time state of c (a volatile transaction: store.h). */
 int container_save(struct container_service *svc, const struct store_container *c,
                    struct nc_err *err);

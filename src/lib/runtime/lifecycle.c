@@ -497,18 +497,16 @@ int container_stop(struct container_service *svc, const char *ns, const char *ke
 int container_restart(struct container_service *svc, const char *ns, const char *key,
                       int timeout_s, struct nc_err *err)
 {
-  struct store_container c;
-  if (container_load(svc, ns, key, &c, err) < 0)
-    return -1;
   char id[65];
-  memcpy(id, c.id, sizeof id);
-  store_container_free(&c);
+  if (container_id_of(svc, ns, key, id, err) < 0)
+    return -1;
   container_keep(svc, id, true); /* the stop's exit must not remove an auto_remove one */
   int r = container_stop(svc, ns, id, timeout_s, err);
   if (r == 0)
     r = container_start(svc, ns, id, err);
   container_keep(svc, id, false);
   /* Not running after all: an auto_remove container goes, as it would have. */
+  struct store_container c;
   if (r < 0 && container_load(svc, "global", id, &c, &(struct nc_err)NC_ERR_INIT) == 0) {
     if (strcmp(c.state, "running") != 0 && container_auto_removed(svc, &c))
       container_auto_remove(svc, &c);
@@ -520,14 +518,12 @@ int container_restart(struct container_service *svc, const char *ns, const char 
 int container_wait(struct container_service *svc, const char *ns, const char *key, json_t **out,
                    struct nc_err *err)
 {
-  struct store_container c;
-  if (container_load(svc, ns, key, &c, err) < 0)
-    return -1;
   char id[65];
-  memcpy(id, c.id, sizeof id);
-  store_container_free(&c);
+  if (container_id_of(svc, ns, key, id, err) < 0)
+    return -1;
   if (!container_wait_stopped(svc, id, -1))
     return nc_err_set(err, NC_ERR_UNAVAILABLE, "nanocld is shutting down; wait again later");
+  struct store_container c;
   if (container_load(svc, ns, id, &c, err) < 0)
     return -1;
   *out = container_exit_json(c.exit_code, c.exit_signal, c.oom_killed, c.error);

@@ -230,15 +230,12 @@ static bool row_exists(struct container_service *svc, const char *id)
 int container_wait_removed(struct container_service *svc, const char *ns, const char *key,
                            json_t **out, struct nc_err *err)
 {
-  struct store_container c;
-  if (container_load(svc, ns, key, &c, err) < 0) {
+  char id[65];
+  if (container_id_of(svc, ns, key, id, err) < 0) {
     if (err->kind == NC_ERR_NOT_FOUND && (*out = container_removed_exit(svc, ns, key)))
       return 0;
     return -1;
   }
-  char id[65];
-  memcpy(id, c.id, sizeof id);
-  store_container_free(&c);
   pthread_mutex_lock(&svc->mu);
   bool there;
   while ((there = row_exists(svc, id)) && !atomic_load(&svc->quitting))

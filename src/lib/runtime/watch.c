@@ -190,59 +190,52 @@ static bool is_container_id(const char *s)
   return n == 64;
 }
 
-/* What the runtime still knows of containers that are not running: a shim killed before
- * its `delete`, or a container removed meanwhile. `adopted` holds the running ones. */
-static void sweep_runtime(struct container_service *svc, const struct store_container_list *list,
-                          const bool *adopted)
+/* Is `id` in `list` (only among the items `only` marks, when given)? */
+static bool listed(const struct store_container_list *list, const bool *only, const char *id)
 {
-  DIR *dir = opendir(svc->runtime_root);
-  if (!dir)
-    return;
-  int swept = 0;
-  for (struct dirent *e; (e = readdir(dir));) {
-    if (!is_container_id(e->d_name))
-      continue;
-    bool running = false;
-    for (size_t i = 0; i < list->len && !running; i++)
-      running = adopted[i] && !strcmp(list->items[i].id, e->d_name);
-    if (running)
-      continue;
-    container_runtime_forget(svc, e->d_name, false);
-    swept++;
-  }
-  closedir(dir);
-  if (swept)
-    nc_log(NC_LOG_INFO, "runtime: %d container(s) it still knew forgotten", swept);
+  for (size_t i = 0; i < list->len; i++)
+    if ((!only || only[i]) && !strcmp(list->items[i].id, id))
+      return true;
+  return false;
 }
 
-/* Directories of containers the store does not know (a crash between the directory
- * and the row, or a row lost with a power loss): to the trash. */
-static void sweep_dirs(struct container_service *svc, const struct store_container_list *list)
+/* Calls `fn` for each entry of `path` named as a container id that is not `listed`;
+ * returns how many `fn` took (it returns true). */
+static int sweep(struct container_service *svc, const char *path,
+                 const struct store_container_list *list, const bool *only,
+                 bool (*fn)(struct container_service *svc, const char *id))
 {
-  DIR *dir = opendir(svc->dir);
+  DIR *dir = opendir(path);
   if (!dir)
-    return;
+    return 0;
   int swept = 0;
-  for (struct dirent *e; (e = readdir(dir));) {
-    if (!is_container_id(e->d_name))
-      continue;
-    bool known = false;
-    for (size_t i = 0; i < list->len && !known; i++)
-      known = !strcmp(list->items[i].id, e->d_name);
-    struct nc_err err = NC_ERR_INIT;
-    if (known)
-      continue;
-    char rootfs[PATH_MAX];
-    container_path(svc, e->d_name, "rootfs", rootfs, sizeof rootfs);
-    if (rootfs_umount(rootfs, &err) < 0 || container_trash(svc, e->d_name, &err) < 0)
-      nc_log(NC_LOG_WARN, "container directory %.12s: %s", e->d_name, err.msg);
-    else
-      swept++;
-  }
+  for (struct dirent *e; (e = readdir(dir));)
+    if (is_container_id(e->d_name) && !listed(list, only, e->d_name))
+      swept += fn(svc, e->d_name);
   closedir(dir);
-  if (swept)
-    nc_log(NC_LOG_INFO, "containers: %d directory(ies) the store does not know moved to the trash",
-           swept);
+  return swept;
+}
+
+/* What the runtime still knows of a container that is not running: a shim killed before
+ * its `delete`, or a container removed meanwhile. */
+static bool forget_runtime(struct container_service *svc, const char *id)
+{
+  container_runtime_forget(svc, id, false);
+  return true;
+}
+
+/* The directory of a container the store does not know (a crash between the directory
+ * and the row, or a row lost with a power loss): to the trash. */
+static bool trash_stray(struct container_service *svc, const char *id)
+{
+  char rootfs[PATH_MAX];
+  struct nc_err err = NC_ERR_INIT;
+  container_path(svc, id, "rootfs", rootfs, sizeof rootfs);
+  if (rootfs_umount(rootfs, &err) < 0 || container_trash(svc, id, &err) < 0) {
+    nc_log(NC_LOG_WARN, "container directory %.12s: %s", id, err.msg);
+    return false;
+  }
+  return true;
 }
 
 static void readopt(struct container_service *svc)
@@ -282,9 +275,14 @@ static void readopt(struct container_service *svc)
   if (adopted || reaped)
     nc_log(NC_LOG_INFO, "containers: %d running re-adopted, %d ended while nanocld was away",
            adopted, reaped);
-  if (watched)
-    sweep_runtime(svc, &list, watched);
-  sweep_dirs(svc, &list);
+  /* `watched` marks the running ones: the runtime forgets the others. */
+  int n = watched ? sweep(svc, svc->runtime_root, &list, watched, forget_runtime) : 0;
+  if (n)
+    nc_log(NC_LOG_INFO, "runtime: %d container(s) it still knew forgotten", n);
+  n = sweep(svc, svc->dir, &list, NULL, trash_stray);
+  if (n)
+    nc_log(NC_LOG_INFO, "containers: %d directory(ies) the store does not know moved to the trash",
+           n);
   free(watched);
   store_container_list_free(&list);
 }
