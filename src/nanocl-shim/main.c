@@ -37,7 +37,8 @@ static void usage(FILE *to)
 {
   fputs("usage: nanocl-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
         "                   --log FILE [--log-max BYTES] --exit-file FILE --pid-file FILE\n"
-        "                   [--cgroup DIR] [--no-detach] --sync-fd N\n"
+        "                   [--cgroup DIR] [--no-detach] [--runtime-fd N] [--hide-cgroup2]\n"
+        "                   --sync-fd N\n"
         "Runs one container with an OCI runtime and stays beside it (docs/shim.md).\n",
         to);
 }
@@ -55,7 +56,8 @@ static bool is_hex64(const char *s)
 static int parse_options(int argc, char **argv, struct shim_config *cfg, struct nc_err *err)
 {
   enum { OPT_ID = 256, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_LOG, OPT_LOG_MAX, OPT_EXIT,
-         OPT_PID, OPT_CGROUP, OPT_SYNC, OPT_NO_DETACH, OPT_HELP };
+         OPT_PID, OPT_CGROUP, OPT_SYNC, OPT_RUNTIME_FD, OPT_HIDE_CGROUP2, OPT_NO_DETACH,
+         OPT_HELP };
   static const struct option longopts[] = {
     { "id", required_argument, NULL, OPT_ID },
     { "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -67,11 +69,13 @@ static int parse_options(int argc, char **argv, struct shim_config *cfg, struct 
     { "pid-file", required_argument, NULL, OPT_PID },
     { "cgroup", required_argument, NULL, OPT_CGROUP },
     { "sync-fd", required_argument, NULL, OPT_SYNC },
+    { "runtime-fd", required_argument, NULL, OPT_RUNTIME_FD },
+    { "hide-cgroup2", no_argument, NULL, OPT_HIDE_CGROUP2 },
     { "no-detach", no_argument, NULL, OPT_NO_DETACH },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
   };
-  const char *log_max = NULL, *sync = NULL;
+  const char *log_max = NULL, *sync = NULL, *runtime_fd = NULL;
   char bad[256] = "";
   int opt;
   opterr = 0;
@@ -87,6 +91,8 @@ static int parse_options(int argc, char **argv, struct shim_config *cfg, struct 
     case OPT_PID: cfg->pid_file = optarg; break;
     case OPT_CGROUP: cfg->cgroup = optarg; break;
     case OPT_SYNC: sync = optarg; break;
+    case OPT_RUNTIME_FD: runtime_fd = optarg; break;
+    case OPT_HIDE_CGROUP2: cfg->hide_cgroup2 = true; break;
     case OPT_NO_DETACH: cfg->no_detach = true; break;
     case OPT_HELP: usage(stdout); exit(0);
     default:
@@ -104,6 +110,13 @@ static int parse_options(int argc, char **argv, struct shim_config *cfg, struct 
   }
   if (bad[0])
     return nc_err_set(err, NC_ERR_INVALID, "%s", bad);
+  if (runtime_fd) {
+    if (nc_parse_u64(runtime_fd, INT_MAX, &v) < 0 || v <= 2 || (int)v == cfg->sync_fd ||
+        fcntl((int)v, F_GETFD) < 0)
+      return nc_err_set(err, NC_ERR_INVALID, "--runtime-fd '%s' is not an open fd above 2",
+                        runtime_fd);
+    cfg->runtime_fd = (int)v;
+  }
   if (optind < argc)
     return nc_err_set(err, NC_ERR_INVALID, "unexpected argument '%s'", argv[optind]);
   const struct {
@@ -166,17 +179,23 @@ static void sync_error(struct shim_config *cfg, const struct nc_err *err)
   sync_send(cfg, line, n + 3);
 }
 
-/* fds 0-2 open (to /dev/null if they were closed), every other inherited fd closed. */
-static void tidy_fds(int keep)
+/* fds 0-2 open (to /dev/null if they were closed), every other inherited fd but the two
+ * kept (-1: none) closed; those made close-on-exec. */
+static void tidy_fds(int keep_a, int keep_b)
 {
   for (int fd = 0; fd < 3; fd++)
     if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
       _exit(1);
+  int lo = keep_a < keep_b ? keep_a : keep_b, hi = keep_a < keep_b ? keep_b : keep_a;
+  unsigned from = 3;
   /* close_range(2) through syscall(): musl has no wrapper for it. */
-  if (keep > 3)
-    syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
-  syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
-  fcntl(keep, F_SETFD, FD_CLOEXEC);
+  for (int keep = lo < 0 ? hi : lo; keep >= 0; keep = keep == hi ? -1 : hi) {
+    if ((unsigned)keep > from)
+      syscall(SYS_close_range, from, (unsigned)keep - 1, 0U);
+    from = (unsigned)keep + 1;
+    fcntl(keep, F_SETFD, FD_CLOEXEC);
+  }
+  syscall(SYS_close_range, from, ~0U, 0U);
 }
 
 /* setsid, then fork: the first process exits at once and its caller reaps it. A process
@@ -272,6 +291,10 @@ static int start_container(struct shim_config *cfg, struct shim_runtime *rt, str
   int r = shim_runtime_create(rt, w[0], w[1], container, err);
   close(w[0]); /* the container holds them now */
   close(w[1]);
+  if (cfg->runtime_fd >= 0) { /* only a start runs the runtime's init: the path will do */
+    close(cfg->runtime_fd);
+    cfg->runtime_fd = -1;
+  }
   if (r < 0) {
     struct nc_err ignored = NC_ERR_INIT;
     shim_runtime_delete(rt, true, &ignored); /* "does not exist" after a failed create */
@@ -281,7 +304,7 @@ static int start_container(struct shim_config *cfg, struct shim_runtime *rt, str
 
 int main(int argc, char **argv)
 {
-  struct shim_config cfg = { .sync_fd = -1 };
+  struct shim_config cfg = { .sync_fd = -1, .runtime_fd = -1 };
   struct shim_runtime rt;
   struct shim_log log = { .fd = -1 };
   struct nc_err err = NC_ERR_INIT;
@@ -294,7 +317,7 @@ int main(int argc, char **argv)
     sync_error(&cfg, &err);
     return 1;
   }
-  tidy_fds(cfg.sync_fd);
+  tidy_fds(cfg.sync_fd, cfg.runtime_fd);
   /* Signals are blocked before detaching: a SIGTERM from now on is for the container. */
   int sigfd = make_signalfd(&err);
   if (sigfd < 0 || shim_runtime_init(&rt, &cfg, &err) < 0 || detach(&cfg, &err) < 0) {

@@ -27,6 +27,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "runtime/cgroup-view.h"
 #include "shim.h"
 
 /* The tail of runtime.log that is read for an error message. */
@@ -151,6 +152,10 @@ static int run(struct shim_runtime *rt, const char *const *args, int out_fd, int
       goto fail;
     snprintf(log_arg, sizeof log_arg, "/proc/self/fd/%d", log_fd);
     argv[4] = log_arg;
+    if (cfg->hide_cgroup2 && runtime_hide_hybrid_cgroup2() < 0)
+      goto fail;
+    if (cfg->runtime_fd >= 0) /* argv[0] stays the path: the runtime's messages name it */
+      fexecve(cfg->runtime_fd, argv, environ);
     execv(argv[0], argv);
 fail:;
     int e = errno;

@@ -33,6 +33,9 @@ struct shim_config {
   const char *pid_file;
   const char *cgroup; /* NULL: no OOM detection */
   int sync_fd;        /* -1 until parsed */
+  int runtime_fd;     /* a sealed copy of the runtime to run (runtime/sealed.h), or -1 */
+  bool hide_cgroup2;  /* run the runtime without the hybrid host's cgroup2 in sight
+                         (runtime/cgroup-view.h: crun on such hosts) */
   bool no_detach;     /* stay the caller's child (it reaps us) */
 };
 

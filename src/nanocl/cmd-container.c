@@ -202,7 +202,9 @@ static int do_run(struct cli *cli, struct create_opts *o, const char *id)
     nc_client_free(logs); /* the start's error says it all; the log repeats it */
     int status = cli_fail(&err);
     /* Docker: 127 when the command is not there, 126 when it cannot run. */
-    return strstr(err.msg, "no such file") || strstr(err.msg, "not found") ? 127 : status;
+    if (strstr(err.msg, "no such file") || strstr(err.msg, "not found"))
+      return 127;
+    return strstr(err.msg, "permission denied") ? 126 : status;
   }
   if (o->detach) {
     printf("%s\n", id);

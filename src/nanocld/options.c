@@ -38,7 +38,7 @@ static const char usage[] =
   "                         loopback registries always are]\n"
   "      --runtime NAME|PATH\n"
   "                         the OCI runtime: runc, crun or a path [env NANOCL_RUNTIME;\n"
-  "                         default: crun where it works, else runc]\n"
+  "                         default: crun if installed, else runc]\n"
   "      --shim PATH        the nanocl-shim to use [default: the one beside nanocld]\n"
   "      --network-pool CIDR\n"
   "                         where the /24 subnets of new networks come from\n"

@@ -15,8 +15,9 @@ from conftest import check_error
 from test_networks import BUSYBOX_WGET, IMAGE, api, archive, make_daemon  # noqa: F401
 from registry import images  # noqa: F401
 
-pytestmark = pytest.mark.skipif(subprocess.run(["which", "runc"], capture_output=True)
-                                .returncode != 0, reason="runc is not installed")
+pytestmark = pytest.mark.skipif(all(subprocess.run(["which", r], capture_output=True).returncode
+                                    for r in ("crun", "runc")),
+                                reason="neither crun nor runc is installed")
 
 # The app: busybox httpd on $PORT (default 9000) with a CGI answering the request's
 # headers (HTTP_*) and the container's env as one JSON object.

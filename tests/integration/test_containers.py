@@ -1,6 +1,6 @@
-"""Containers on the real runtime (runc here; crun where the host allows), through the
-real nanocld, nanocl-shim and CLI, from a busybox image built with umoci and pulled from a
-loopback registry."""
+"""Containers on the real runtimes (each of crun and runc installed: every test runs on
+both), through the real nanocld, nanocl-shim and CLI, from a busybox image built with
+umoci and pulled from a loopback registry."""
 
 import json
 import os
@@ -14,14 +14,15 @@ import pytest
 from conftest import NANOCL
 from registry import image_daemon, images, registry  # noqa: F401
 
-pytestmark = pytest.mark.skipif(not (os.path.exists("/usr/sbin/runc") or
-                                     os.path.exists("/usr/bin/runc")),
-                                reason="runc is not installed")
+RUNTIMES = [r for r in ("crun", "runc")
+            if os.path.exists(f"/usr/bin/{r}") or os.path.exists(f"/usr/sbin/{r}")]
+pytestmark = pytest.mark.skipif(not RUNTIMES, reason="neither crun nor runc is installed")
 
 
-@pytest.fixture(scope="module")
-def cd(tmp_path_factory, registry):
-    d = image_daemon(tmp_path_factory, registry)
+@pytest.fixture(scope="module", params=RUNTIMES)
+def cd(tmp_path_factory, registry, request):
+    d = image_daemon(tmp_path_factory, registry, extra_args=["--runtime", request.param])
+    d.runtime = request.param
     d.image = f"{registry.addr}/busybox:1.0"
     d.cli("container-image", "create", d.image, check=0)
     yield d
@@ -89,6 +90,13 @@ def test_command_not_found(cd):
     assert s["state"] == "exited" and s["exit_code"] == 127 and "/nope" in s["error"]
     logs = cd.cli("container", "logs", "nope", check=0)
     assert "/nope" in logs.stderr
+    # Docker's words and codes, whichever runtime said it (runc and crun differ).
+    r = run(cd, "--rm", cd.image, "nope")
+    assert r.returncode == 127, (r.returncode, r.stderr)
+    assert 'exec: "nope": executable file not found in $PATH' in r.stderr, r.stderr
+    r = run(cd, "--rm", cd.image, "/etc/passwd")
+    assert r.returncode == 126, (r.returncode, r.stderr)
+    assert 'exec: "/etc/passwd": permission denied' in r.stderr, r.stderr
 
 
 def test_stop_trapped_sigterm_and_sigkill_after_timeout(cd):

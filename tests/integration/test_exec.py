@@ -17,11 +17,9 @@ import pytest
 
 from conftest import NANOCL, clean_env, raw_socket_for
 from registry import images, registry  # noqa: F401
-from test_containers import cd, run, wait_state  # noqa: F401
+from test_containers import RUNTIMES, cd, run, wait_state  # noqa: F401
 
-pytestmark = pytest.mark.skipif(not (os.path.exists("/usr/sbin/runc") or
-                                     os.path.exists("/usr/bin/runc")),
-                                reason="runc is not installed")
+pytestmark = pytest.mark.skipif(not RUNTIMES, reason="neither crun nor runc is installed")
 
 BOX = "exec-box"
 

@@ -14,8 +14,9 @@ from conftest import check_error
 from netns import NetnsDaemon
 from registry import images  # noqa: F401
 
-pytestmark = pytest.mark.skipif(subprocess.run(["which", "runc"], capture_output=True)
-                                .returncode != 0, reason="runc is not installed")
+pytestmark = pytest.mark.skipif(all(subprocess.run(["which", r], capture_output=True).returncode
+                                    for r in ("crun", "runc")),
+                                reason="neither crun nor runc is installed")
 
 IMAGE = "busybox:1.0"
 # busybox 1.35's wget -T crashes (SIGSEGV): its timeout applet bounds it instead.

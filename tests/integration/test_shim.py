@@ -93,11 +93,12 @@ REAPER = r"""
 import ctypes, json, os, subprocess, sys
 if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
     sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed")
-fd = int(sys.argv[1])
+fds = [int(x) for x in sys.argv[1].split(",")]
 with open(sys.argv[2], "ab") as err:
-    subprocess.Popen(sys.argv[3:], pass_fds=(fd,), stdin=subprocess.DEVNULL,
+    subprocess.Popen(sys.argv[3:], pass_fds=fds, stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=err)
-os.close(fd)
+for fd in fds:
+    os.close(fd)
 reaped = {}
 while True:
     try:
@@ -141,9 +142,11 @@ class Shim:
     """One nanocl-shim with its own bundle, runtime root, log, exit and pid files."""
 
     def __init__(self, tmp_path, rootfs_template, args, log_max=None, memory=None,
-                 cgroup=False, runtime=RUNC):
+                 cgroup=False, runtime=RUNC, extra_args=(), extra_fds=()):
         self.base = tmp_path
         self.runtime = runtime
+        self.extra_args = list(extra_args)
+        self.extra_fds = tuple(extra_fds)
         self.id = secrets.token_hex(32)
         self.bundle = tmp_path / "bundle"
         self.runtime_root = tmp_path / "runc-root"
@@ -187,7 +190,7 @@ class Shim:
             argv += ["--log-max", str(self.log_max)]
         if self.cgroup:
             argv += ["--cgroup", self.cgroup]
-        return argv
+        return argv + self.extra_args
 
     def start(self, detached=False):
         """Starts the shim and returns its sync line, parsed. `detached`: started as
@@ -202,9 +205,11 @@ class Shim:
                 self.first_pid = first.pid
                 assert first.wait(timeout=SYNC_TIMEOUT) == 0, self.diagnostics()
             else:
+                fds = (w,) + self.extra_fds
                 self.reaper = subprocess.Popen(
-                    [sys.executable, "-c", REAPER, str(w), str(self.stderr)] + self.argv(w),
-                    pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+                    [sys.executable, "-c", REAPER, ",".join(map(str, fds)), str(self.stderr)]
+                    + self.argv(w), pass_fds=fds, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE)
             os.close(w)
             w = -1
             self.sync = self._read_sync(r)
@@ -283,11 +288,13 @@ class Shim:
         pytest.fail(f"{text!r} not in the log after {timeout}s\n" + self.diagnostics())
 
     def runc(self, *args):
-        return subprocess.run([RUNC, "--root", str(self.runtime_root)] + list(args),
+        """The shim's runtime (runc when that path is not there: a test of --runtime-fd)."""
+        tool = self.runtime if os.path.exists(self.runtime) else RUNC
+        return subprocess.run([tool, "--root", str(self.runtime_root)] + list(args),
                               capture_output=True, text=True, timeout=30)
 
     def containers(self):
-        """The ids `runc list` knows under this shim's runtime root."""
+        """The ids the runtime's `list` knows under this shim's runtime root."""
         r = self.runc("list", "-q")
         assert r.returncode == 0, r.stderr
         return r.stdout.split()
@@ -533,6 +540,45 @@ def test_bad_runtime(make_shim):
     assert s.wait() == 1
 
 
+def sealed_copy(path):
+    """A memfd holding the file at `path`, sealed as nanocld seals the runtime's copy."""
+    fd = os.memfd_create(os.path.basename(path), os.MFD_ALLOW_SEALING)
+    with open(path, "rb") as f:
+        os.write(fd, f.read())
+    F_ADD_SEALS, SEALS = 1033, 0x1 | 0x2 | 0x4 | 0x8  # seal, shrink, grow, write
+    fcntl.fcntl(fd, F_ADD_SEALS, SEALS)
+    return fd
+
+
+def test_runtime_fd_runs_the_copy(make_shim):
+    """--runtime-fd: the start runs the given copy, not the --runtime file (which here
+    does not exist; it only names the runtime in messages)."""
+    fd = sealed_copy(RUNC)
+    try:
+        s = make_shim(["sh", "-c", "echo from-the-copy"], runtime="/nonexistent/runc",
+                      extra_args=["--runtime-fd", str(fd)], extra_fds=(fd,))
+        sync = s.start()
+    finally:
+        os.close(fd)
+    assert "pid" in sync, sync
+    assert s.wait() == 0, s.diagnostics()
+    assert s.exit_info()["exit_code"] == 0
+    assert "from-the-copy\n" in s.output("stdout")
+
+
+def test_hide_cgroup2_keeps_the_host_mounts(make_shim):
+    """--hide-cgroup2: the runtime runs without /sys/fs/cgroup/unified in sight; the
+    host's mount stays (nothing of the shim's private view reaches it)."""
+    before = Path("/proc/self/mountinfo").read_text().count(" /sys/fs/cgroup/unified ")
+    runtimes = [r for r in (RUNC, shutil.which("crun")) if r]
+    for runtime in runtimes:
+        s = make_shim(["sh", "-c", "echo ok"], runtime=runtime, extra_args=["--hide-cgroup2"])
+        assert "pid" in s.start(), s.diagnostics()
+        assert s.wait() == 0, s.diagnostics()
+        assert s.exit_info()["exit_code"] == 0 and "ok\n" in s.output("stdout")
+    assert Path("/proc/self/mountinfo").read_text().count(" /sys/fs/cgroup/unified ") == before
+
+
 def test_bad_options():
     r, w = os.pipe()
     proc = subprocess.run([str(SHIM), "--id", "xyz", "--sync-fd", str(w)], pass_fds=(w,),
@@ -545,6 +591,14 @@ def test_bad_options():
     assert "--id" in proc.stderr
     proc = subprocess.run([str(SHIM), "--bogus"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "--bogus" in proc.stderr
+    r, w = os.pipe()
+    proc = subprocess.run([str(SHIM), "--runtime-fd", "99", "--sync-fd", str(w)], pass_fds=(w,),
+                          capture_output=True, text=True, timeout=30)
+    os.close(w)
+    data = os.read(r, 65536)
+    os.close(r)
+    assert proc.returncode == 1
+    assert "--runtime-fd '99' is not an open fd" in json.loads(data)["error"], data
 
 
 def test_sigterm_reaches_container(make_shim):

@@ -344,6 +344,11 @@ int container_remove(struct container_service *svc, const char *ns, const char *
                      "container '%s' is running: stop it first, or force the removal", c.name);
     else
       r = container_stop(svc, ns, c.id, 0, err);
+    if (r < 0 && err->kind == NC_ERR_NOT_FOUND && container_spec_auto_remove(&c)) {
+      store_container_free(&c); /* its auto-removal was quicker than the stop's answer */
+      nc_err_clear(err);
+      return 0;
+    }
     /* Again, with how it ended; gone already if it was auto_remove. */
     char id[65];
     memcpy(id, c.id, sizeof id);

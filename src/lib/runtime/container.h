@@ -19,6 +19,7 @@
 #include "image/service.h"
 #include "net/service.h"
 #include "runtime/probe.h"
+#include "runtime/sealed.h"
 #include "store/store.h"
 
 #define CONTAINER_WATCH_MAX 4096
@@ -43,6 +44,7 @@ struct container_service {
   struct image_service *images;
   struct net_service *net;     /* addresses, namespaces and veths of containers on networks */
   struct runtime_info rt;
+  struct runtime_sealed sealed; /* the runtime's executable, copied once (sealed.h) */
   char dir[PATH_MAX];          /* STATE_DIR/containers */
   char runtime_root[PATH_MAX]; /* RUN_DIR/runtime */
   char shim[PATH_MAX];         /* the nanocl-shim executable */

@@ -15,9 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/cgroup-view.h"
 #include "runtime/exec-internal.h"
 
 #define STATUS_FD 3
+#define RUNTIME_FD 4 /* the runtime's sealed copy, when there is one */
 
 static void report(int32_t kind, int32_t value)
 {
@@ -66,20 +68,24 @@ static pid_t read_pid(const char *path)
   return v > 0 ? (pid_t)v : -1;
 }
 
-/* Puts the four fds at 0, 1, 2 and STATUS_FD, whatever numbers they had. */
+/* Puts the four fds at 0, 1, 2 and STATUS_FD, and the runtime's copy at RUNTIME_FD,
+ * whatever numbers they had. */
 static int place_fds(const struct exec_helper_args *a)
 {
-  int src[4] = { a->stdio[0], a->stdio[1], a->stdio[2], a->status_fd };
-  int tmp[4];
-  for (int i = 0; i < 4; i++) {
+  int src[5] = { a->stdio[0], a->stdio[1], a->stdio[2], a->status_fd, a->runtime_fd };
+  int n = a->runtime_fd >= 0 ? 5 : 4;
+  int tmp[5];
+  for (int i = 0; i < n; i++) {
     tmp[i] = fcntl(src[i], F_DUPFD, 16);
     if (tmp[i] < 0)
       return -1;
   }
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < n; i++)
     if (dup2(tmp[i], i) < 0)
       return -1;
-  close_from(STATUS_FD + 1);
+  if (n == 5 && fcntl(RUNTIME_FD, F_SETFD, FD_CLOEXEC) < 0)
+    return -1;
+  close_from(n);
   return 0;
 }
 
@@ -96,6 +102,10 @@ static void run_runtime(const struct exec_helper_args *a)
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  if (a->hide_cgroup2 && runtime_hide_hybrid_cgroup2() < 0)
+    _exit(127);
+  if (a->runtime_fd >= 0)
+    fexecve(RUNTIME_FD, a->argv, environ);
   execv(a->runtime, a->argv);
   _exit(127);
 }

@@ -23,6 +23,8 @@ enum exec_msg {
 
 struct exec_helper_args {
   const char *runtime;  /* the runtime's path */
+  int runtime_fd;       /* its sealed copy (runtime/sealed.h) to run instead, or -1 */
+  bool hide_cgroup2;    /* run it without the hybrid cgroup2 in sight (cgroup-view.h) */
   char *const *argv;    /* its arguments, argv[0] included */
   const char *pid_file; /* where the runtime writes the process's pid */
   int stdio[3];         /* the runtime's stdin, stdout, stderr (inherited by the process

@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "runtime/exec-internal.h"
+#include "runtime/failure.h"
 #include "runtime/spec.h"
 
 /* The files of one exec start, and the fds of nanocld's side while it starts. */
@@ -30,6 +31,7 @@ struct start {
   char process[PATH_MAX + 32], pid[PATH_MAX + 32], log[PATH_MAX + 32], sock[PATH_MAX + 32];
   int listen_fd, conn_fd, null_fd;
   int child_fds[4]; /* the helper's: stdio and the status pipe's write end */
+  const char *cmd;  /* the program run, for a failure's message */
 };
 
 int container_exec_check(struct container_service *svc, const char *ns, const char *key,
@@ -173,10 +175,10 @@ static void runtime_message(struct container_service *svc, const struct start *s
     snprintf(msg, sizeof msg, "%s exec %s %d", svc->rt.name,
              WIFEXITED(status) ? "exited with status" : "was killed by signal",
              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-  bool missing = strstr(msg, "executable file not found") || strstr(msg, "no such file") ||
-                 strstr(msg, "not found");
-  *code = missing ? 127 : 126;
-  nc_err_set(err, NC_ERR_INVALID, "%s", msg);
+  char said[NC_ERR_MSG_MAX];
+  int c = runtime_exec_failure(msg, s->cmd, said, sizeof said);
+  *code = c ? c : 126;
+  nc_err_set(err, NC_ERR_INVALID, "%s", said);
 }
 
 /* Waits for the helper's first report (and the pty master with a tty). */
@@ -289,6 +291,8 @@ static int spawn_helper(struct container_service *svc, const char *id, struct st
   s->child_fds[3] = status[1];
   struct exec_helper_args a = {
     .runtime = svc->rt.path,
+    .runtime_fd = runtime_sealed_get(&svc->sealed, svc->rt.path),
+    .hide_cgroup2 = svc->rt.hide_cgroup2,
     .argv = (char *const *)(uintptr_t)argv, /* execv predates const; not written */
     .pid_file = s->pid,
     .stdio = { s->child_fds[0], s->child_fds[1], s->child_fds[2] },
@@ -299,6 +303,8 @@ static int spawn_helper(struct container_service *svc, const char *id, struct st
   p->helper = fork();
   if (p->helper == 0)
     exec_helper_main(&a);
+  if (a.runtime_fd >= 0)
+    close(a.runtime_fd);
   if (p->helper < 0)
     return nc_err_sys(err, errno, "cannot start an exec");
   for (int i = 0; i < 4; i++)
@@ -315,7 +321,7 @@ int container_exec_start(struct container_service *svc, const char *ns, const ch
                            .stdin_fd = -1, .stdout_fd = -1,
                            .stderr_fd = -1, .status_fd = -1 };
   struct start s = { .listen_fd = -1, .conn_fd = -1, .null_fd = -1,
-                     .child_fds = { -1, -1, -1, -1 } };
+                     .child_fds = { -1, -1, -1, -1 }, .cmd = o->argv[0] };
   char cid[65];
   json_t *proc = NULL;
   if (container_exec_check(svc, ns, id, cid, err) < 0 || exec_build_process(svc, cid, o, &proc, err) < 0)

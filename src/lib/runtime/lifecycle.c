@@ -22,7 +22,9 @@
 #include "base/timeutil.h"
 #include "image/unpack.h"
 #include "runtime/container.h"
+#include "runtime/failure.h"
 #include "runtime/rootfs.h"
+#include "runtime/sealed.h"
 #include "runtime/spec.h"
 
 #define SHIM_SYNC_TIMEOUT_MS 30000
@@ -45,7 +47,7 @@ int container_runtime(struct container_service *svc, const char *const *args,
     return nc_err_sys(err, errno, "cannot run %s", svc->rt.name);
   pid_t pid;
   const int fds[3] = { -1, -1, errpipe[1] };
-  if (nc_spawn(argv, fds, -1, &pid, err) < 0) {
+  if (nc_spawn(argv, fds, NULL, 0, &pid, err) < 0) {
     close(errpipe[0]);
     close(errpipe[1]);
     return -1;
@@ -224,15 +226,28 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) < 0)
     return nc_err_sys(err, errno, "cannot start the shim");
-  /* fd 3 is the sync pipe; everything else of nanocld's is CLOEXEC. */
+  /* fd 3 is the sync pipe, fd 4 the runtime's sealed copy; everything else of
+   * nanocld's is CLOEXEC. */
+  int more[2] = { sync[1], runtime_sealed_get(&svc->sealed, svc->rt.path) };
   const char *argv[] = { svc->shim, "--id", c->id, "--bundle", bundle, "--runtime",
                          svc->rt.path, "--runtime-root", svc->runtime_root, "--log", log,
                          "--exit-file", exitf, "--pid-file", pidf, "--cgroup", cg,
-                         "--no-detach", "--sync-fd", "3", NULL };
+                         "--no-detach", "--sync-fd", "3", NULL, NULL, NULL, NULL };
+  size_t end = 0;
+  while (argv[end])
+    end++;
+  if (svc->rt.hide_cgroup2)
+    argv[end++] = "--hide-cgroup2";
+  if (more[1] >= 0) {
+    argv[end++] = "--runtime-fd";
+    argv[end++] = "4";
+  }
   const int fds[3] = { -1, -1, 2 };
   pid_t child;
-  int r = nc_spawn(argv, fds, sync[1], &child, err);
+  int r = nc_spawn(argv, fds, more, more[1] >= 0 ? 2 : 1, &child, err);
   close(sync[1]);
+  if (more[1] >= 0)
+    close(more[1]);
   if (r < 0) {
     close(sync[0]);
     return -1;
@@ -276,12 +291,20 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
   return r;
 }
 
-/* A start that failed: its message goes to the container's log too, as Docker
+/* A start that failed: its message (in one wording for a program that is missing or
+ * cannot be run, whichever runtime said it) goes to the container's log too, as Docker
  * shows "exec: … no such file" there, and the exit code says what kind. */
 static void record_start_failure(struct container_service *svc, struct store_container *c,
-                                 const struct nc_err *why)
+                                 struct nc_err *why)
 {
-  char log[PATH_MAX], now[40];
+  char log[PATH_MAX], now[40], said[NC_ERR_MSG_MAX];
+  container_path(svc, c->id, "config.json", log, sizeof log);
+  json_t *config = json_load_file(log, 0, NULL); /* ours: the bundle written for this start */
+  const char *cmd = json_string_value(
+    json_array_get(json_object_get(json_object_get(config, "process"), "args"), 0));
+  int code = runtime_exec_failure(why->msg, cmd, said, sizeof said);
+  json_decref(config);
+  snprintf(why->msg, sizeof why->msg, "%s", said);
   container_path(svc, c->id, "log", log, sizeof log);
   nc_time_rfc3339(nc_time_now(), now, sizeof now);
   json_t *line = json_pack("{s:s, s:s, s:s+}", "time", now, "stream", "stderr", "log", why->msg,
@@ -297,10 +320,8 @@ static void record_start_failure(struct container_service *svc, struct store_con
     close(fd);
   free(text);
   json_decref(line);
-  bool missing = strstr(why->msg, "no such file") || strstr(why->msg, "not found");
-  bool denied = strstr(why->msg, "permission denied") != NULL;
   snprintf(c->state, sizeof c->state, "exited");
-  c->exit_code = missing ? 127 : denied ? 126 : 128;
+  c->exit_code = code ? code : 128;
   c->pid = c->shim_pid = 0;
   c->finished_at = nc_time_now();
   snprintf(c->error, sizeof c->error, "%.500s", why->msg);

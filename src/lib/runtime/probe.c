@@ -2,10 +2,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "runtime/cgroup-view.h"
 
 const char *cgroup_layout_name(enum cgroup_layout l)
 {
@@ -52,6 +55,21 @@ static bool find_in_path(const char *name, char *out, size_t size)
   return false;
 }
 
+/* crun refuses a hybrid host whose cgroup2 hierarchy (at the path it looks at) holds
+ * a controller; with none there it works as on v1 and needs no help. */
+static bool hybrid_cgroup2_has_controllers(void)
+{
+  struct statfs fs;
+  if (statfs(RUNTIME_CGROUP2_HYBRID_PATH, &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC)
+    return false;
+  char buf[256] = "";
+  FILE *f = fopen(RUNTIME_CGROUP2_HYBRID_PATH "/cgroup.controllers", "re");
+  bool any = f && fgets(buf, sizeof buf, f) && buf[0] != '\n' && buf[0] != '\0';
+  if (f)
+    fclose(f);
+  return any;
+}
+
 int runtime_probe(const char *want, struct runtime_info *out, struct nc_err *err)
 {
   memset(out, 0, sizeof *out);
@@ -73,26 +91,22 @@ int runtime_probe(const char *want, struct runtime_info *out, struct nc_err *err
     snprintf(out->path, sizeof out->path, "%s", want);
     const char *base = strrchr(want, '/');
     snprintf(out->name, sizeof out->name, "%s", base + 1);
-    return 0;
-  }
-  if (want && *want) {
+  } else if (want && *want) {
     if (strcmp(want, "runc") && strcmp(want, "crun"))
       return nc_err_set(err, NC_ERR_INVALID,
                         "unknown runtime '%s': give runc, crun or an absolute path", want);
     if (!find_in_path(want, out->path, sizeof out->path))
       return nc_err_set(err, NC_ERR_NOT_FOUND, "runtime %s is not installed", want);
     snprintf(out->name, sizeof out->name, "%s", want);
-    return 0;
-  }
-  /* crun is smaller and faster, but refuses hybrid cgroup hosts outright. */
-  if (out->layout != CGROUP_HYBRID && find_in_path("crun", out->path, sizeof out->path)) {
+  } else if (find_in_path("crun", out->path, sizeof out->path)) {
     snprintf(out->name, sizeof out->name, "crun");
-    return 0;
-  }
-  if (find_in_path("runc", out->path, sizeof out->path)) {
+  } else if (find_in_path("runc", out->path, sizeof out->path)) {
     snprintf(out->name, sizeof out->name, "runc");
-    return 0;
+  } else {
+    return nc_err_set(err, NC_ERR_NOT_FOUND,
+                      "no OCI runtime found: install runc or crun (apt-get install runc)");
   }
-  return nc_err_set(err, NC_ERR_NOT_FOUND,
-                    "no OCI runtime found: install runc or crun (apt-get install runc)");
+  out->hide_cgroup2 = out->layout == CGROUP_HYBRID && !strncmp(out->name, "crun", 4) &&
+                      hybrid_cgroup2_has_controllers();
+  return 0;
 }

@@ -323,6 +323,7 @@ int container_service_init(struct container_service *svc, struct store *store,
   svc->images = images;
   svc->net = net;
   svc->epfd = svc->wake_fd = -1;
+  runtime_sealed_init(&svc->sealed);
   if (runtime_probe(runtime, &svc->rt, err) < 0)
     return -1;
   if (!find_shim(shim, svc->shim, sizeof svc->shim))
@@ -333,8 +334,9 @@ int container_service_init(struct container_service *svc, struct store *store,
   if (nc_mkdir_p(svc->dir, 0700, err) < 0 || nc_mkdir_p(svc->runtime_root, 0700, err) < 0 ||
       container_trash_init(svc, state_dir, err) < 0)
     return -1;
-  nc_log(NC_LOG_INFO, "runtime: %s (%s), cgroups %s, shim %s", svc->rt.name, svc->rt.path,
-         cgroup_layout_name(svc->rt.layout), svc->shim);
+  nc_log(NC_LOG_INFO, "runtime: %s (%s), cgroups %s%s, shim %s", svc->rt.name, svc->rt.path,
+         cgroup_layout_name(svc->rt.layout),
+         svc->rt.hide_cgroup2 ? " (run without the cgroup2 hierarchy in sight)" : "", svc->shim);
   pthread_mutex_init(&svc->mu, NULL);
   pthread_cond_init(&svc->changed, NULL);
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -382,4 +384,5 @@ void container_service_destroy(struct container_service *svc)
   close(svc->epfd);
   close(svc->wake_fd);
   svc->epfd = -1;
+  runtime_sealed_destroy(&svc->sealed);
 }
