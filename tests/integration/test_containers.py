@@ -459,3 +459,33 @@ def test_sigterm_ends_waits_and_log_streams(cd):
     cd.start()
     assert state(cd, "waited")["state"] == "running"
     cd.cli("container", "rm", "-f", "waited", check=0)
+
+
+def test_containers_of_the_other_runtime_after_a_restart(cd):
+    """nanocld restarted with the other runtime (another --runtime, or an upgrade that
+    prefers crun): what it started before is still exec'd into, stopped and removed
+    through the runtime that knows it; new containers use the new one."""
+    other = [r for r in RUNTIMES if r != cd.runtime]
+    if not other:
+        pytest.skip("only one runtime is installed")
+    run(cd, "-d", "--name", "elder", cd.image, "sleep", "600", check=0)
+    wait_state(cd, "elder", "running")
+    assert cd.stop() == 0, cd.log()
+    before = list(cd.extra_args)
+    at = before.index("--runtime") + 1
+    cd.extra_args = before[:at] + [other[0]] + before[at + 1:]
+    try:
+        cd.start()
+        r = cd.cli("container", "exec", "elder", "echo", "still here", check=None)
+        assert (r.returncode, r.stdout) == (0, "still here\n"), r.stderr
+        r = cd.cli("container", "stop", "-t", "1", "elder", check=None)
+        assert r.returncode == 0, r.stderr
+        assert state(cd, "elder")["state"] == "exited"
+        r = run(cd, "--rm", cd.image, "echo", "new one")
+        assert (r.returncode, r.stdout) == (0, "new one\n"), r.stderr
+        cd.cli("container", "rm", "elder", check=0)
+    finally:
+        cd.stop()
+        cd.extra_args = before
+        cd.start()
+        cd.cli("container", "rm", "-f", "elder", check=None)

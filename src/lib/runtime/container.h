@@ -5,7 +5,8 @@
  * On disk: STATE_DIR/containers/<id>/ holds config.json (the OCI bundle),
  * rootfs/ (the overlay, mounted while running), upper/ and work/ (the
  * container's own changes), hostname, hosts, resolv.conf, log (JSON lines),
- * exit (the shim's verdict), shim.pid. RUN_DIR/runtime is the runtime's state. */
+ * exit (the shim's verdict), shim.pid, runtime (the path of the runtime that started it:
+ * the one that knows it). RUN_DIR/runtime is the runtime's state. */
 #pragma once
 
 #include <jansson.h>
@@ -173,7 +174,12 @@ json_t *container_removed_exit(struct container_service *svc, const char *ns, co
 void container_removal_destroy(struct container_service *svc);
 /* The shim is gone: read its exit file, record it, unmount the root fs. */
 void container_reap(struct container_service *svc, const char *id);
-int container_runtime(struct container_service *svc, const char *const *args,
+/* The path of the runtime that started container `id` (BUNDLE/runtime; nanocld's own
+ * for a container started before that file existed). */
+void container_runtime_of(struct container_service *svc, const char *id, char *path,
+                          size_t size);
+/* Runs that runtime with --root ROOT and `args`; its stderr becomes the error. */
+int container_runtime(struct container_service *svc, const char *id, const char *const *args,
                       struct nc_err *err);
 /* `runtime delete --force` when the runtime still has state for `id` (a crash
  * leftover); otherwise nothing, sparing a runtime start-up (10-20 ms for runc).

@@ -280,7 +280,10 @@ static void start_cleanup(struct start *s)
 static int spawn_helper(struct container_service *svc, const char *id, struct start *s,
                         struct exec_proc *p, struct nc_err *err)
 {
-  const char *argv[] = { svc->rt.path, "--root", svc->runtime_root, "--log", s->log,
+  char runtime[PATH_MAX];
+  container_runtime_of(svc, id, runtime, sizeof runtime);
+  bool ours = !strcmp(runtime, svc->rt.path); /* else a runtime of a former nanocld */
+  const char *argv[] = { runtime, "--root", svc->runtime_root, "--log", s->log,
                          "--log-format", "json", "exec", "--process", s->process, "--detach",
                          "--pid-file", s->pid, p->tty ? "--console-socket" : id,
                          p->tty ? s->sock : NULL, p->tty ? id : NULL, NULL };
@@ -290,9 +293,9 @@ static int spawn_helper(struct container_service *svc, const char *id, struct st
   p->status_fd = status[0];
   s->child_fds[3] = status[1];
   struct exec_helper_args a = {
-    .runtime = svc->rt.path,
-    .runtime_fd = runtime_sealed_get(&svc->sealed, svc->rt.path),
-    .hide_cgroup2 = svc->rt.hide_cgroup2,
+    .runtime = runtime,
+    .runtime_fd = ours ? runtime_sealed_get(&svc->sealed, runtime) : -1,
+    .hide_cgroup2 = runtime_hides_cgroup2(&svc->rt, runtime),
     .argv = (char *const *)(uintptr_t)argv, /* execv predates const; not written */
     .pid_file = s->pid,
     .stdio = { s->child_fds[0], s->child_fds[1], s->child_fds[2] },

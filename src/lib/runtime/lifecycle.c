@@ -30,13 +30,30 @@
 #define SHIM_SYNC_TIMEOUT_MS 30000
 #define DEFAULT_STOP_TIMEOUT 10
 
-/* Runs the runtime with --root and `args`; its stderr becomes the error. */
-int container_runtime(struct container_service *svc, const char *const *args,
+void container_runtime_of(struct container_service *svc, const char *id, char *path,
+                          size_t size)
+{
+  char file[PATH_MAX];
+  container_path(svc, id, "runtime", file, sizeof file);
+  snprintf(path, size, "%s", svc->rt.path);
+  _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, path, size - 1) : -1;
+  if (n > 1 && path[0] == '/')
+    path[n] = '\0';
+  else
+    snprintf(path, size, "%s", svc->rt.path); /* started before nanocld wrote it */
+}
+
+/* Runs the runtime that started container `id` with --root and `args`; its stderr
+ * becomes the error. */
+int container_runtime(struct container_service *svc, const char *id, const char *const *args,
                       struct nc_err *err)
 {
+  char runtime[PATH_MAX];
+  container_runtime_of(svc, id, runtime, sizeof runtime);
   const char *argv[16];
   size_t n = 0;
-  argv[n++] = svc->rt.path;
+  argv[n++] = runtime;
   argv[n++] = "--root";
   argv[n++] = svc->runtime_root;
   for (size_t i = 0; args[i] && n < 15; i++)
@@ -66,7 +83,8 @@ int container_runtime(struct container_service *svc, const char *const *args,
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;
   msg[strcspn(msg, "\n")] = '\0';
-  return nc_err_set(err, NC_ERR_INTERNAL, "%s %s: %s", svc->rt.name, args[0],
+  const char *base = strrchr(runtime, '/');
+  return nc_err_set(err, NC_ERR_INTERNAL, "%s %s: %s", base ? base + 1 : runtime, args[0],
                     msg[0] ? msg : "failed");
 }
 
@@ -82,7 +100,7 @@ void container_runtime_forget(struct container_service *svc, const char *id, boo
     return; /* runc and crun keep one directory per container under --root */
   const char *args[] = { "delete", "--force", id, NULL };
   struct nc_err ignored = NC_ERR_INIT;
-  container_runtime(svc, args, &ignored);
+  container_runtime(svc, id, args, &ignored);
 }
 
 /* hostname, hosts and resolv.conf of the container: files nanocld owns. On a network,
@@ -223,6 +241,12 @@ static int spawn_shim(struct container_service *svc, const struct store_containe
   container_path(svc, c->id, "shim.pid", pidf, sizeof pidf);
   snprintf(cg, sizeof cg, "%s/nanocl/%s", svc->rt.memory_cgroup, c->id);
   unlink(exitf);
+  /* Which runtime knows this container, for the kills, deletes and execs to come: a
+   * later nanocld may have been given another one. */
+  char rtfile[PATH_MAX];
+  container_path(svc, c->id, "runtime", rtfile, sizeof rtfile);
+  if (nc_write_file_replace(rtfile, svc->rt.path, strlen(svc->rt.path), 0644, err) < 0)
+    return -1;
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) < 0)
     return nc_err_sys(err, errno, "cannot start the shim");
@@ -467,7 +491,7 @@ int container_kill(struct container_service *svc, const char *ns, const char *ke
     char num[16];
     snprintf(num, sizeof num, "%d", sig);
     const char *args[] = { "kill", c.id, num, NULL };
-    r = container_runtime(svc, args, err);
+    r = container_runtime(svc, c.id, args, err);
   }
   store_container_free(&c);
   return r;

@@ -106,7 +106,13 @@ int runtime_probe(const char *want, struct runtime_info *out, struct nc_err *err
     return nc_err_set(err, NC_ERR_NOT_FOUND,
                       "no OCI runtime found: install runc or crun (apt-get install runc)");
   }
-  out->hide_cgroup2 = out->layout == CGROUP_HYBRID && !strncmp(out->name, "crun", 4) &&
-                      hybrid_cgroup2_has_controllers();
+  out->cgroup2_busy = out->layout == CGROUP_HYBRID && hybrid_cgroup2_has_controllers();
+  out->hide_cgroup2 = runtime_hides_cgroup2(out, out->path);
   return 0;
+}
+
+bool runtime_hides_cgroup2(const struct runtime_info *rt, const char *path)
+{
+  const char *base = strrchr(path, '/');
+  return rt->cgroup2_busy && !strncmp(base ? base + 1 : path, "crun", 4);
 }

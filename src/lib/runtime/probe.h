@@ -21,9 +21,14 @@ struct runtime_info {
   uint64_t nofile_hard;       /* RLIMIT_NOFILE hard limit of this host */
   bool swap_accounting;       /* memory.memsw (v1) / memory.swap.max (v2) exist */
   char memory_cgroup[PATH_MAX]; /* root of the memory controller: for OOM checks */
-  bool hide_cgroup2; /* crun on a hybrid host whose cgroup2 holds controllers: it runs
-                        with that hierarchy out of its sight (runtime/cgroup-view.h) */
+  bool cgroup2_busy;  /* a hybrid host whose cgroup2 holds controllers, which crun refuses */
+  bool hide_cgroup2;  /* this runtime is crun on such a host: it runs with that hierarchy
+                         out of its sight (runtime/cgroup-view.h) */
 };
+
+/* Whether the runtime at `path` (this one, or one a former nanocld used) is crun on a
+ * host where it must not see the cgroup2 hierarchy. */
+bool runtime_hides_cgroup2(const struct runtime_info *rt, const char *path);
 
 const char *cgroup_layout_name(enum cgroup_layout l);
 enum cgroup_layout cgroup_detect(void);
