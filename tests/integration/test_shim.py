@@ -579,26 +579,27 @@ def test_hide_cgroup2_keeps_the_host_mounts(make_shim):
     assert Path("/proc/self/mountinfo").read_text().count(" /sys/fs/cgroup/unified ") == before
 
 
-def test_bad_options():
+def run_bad(*args):
+    """Runs the shim with `args` and a sync pipe: (its exit, stderr, the sync line parsed)."""
     r, w = os.pipe()
-    proc = subprocess.run([str(SHIM), "--id", "xyz", "--sync-fd", str(w)], pass_fds=(w,),
+    proc = subprocess.run([str(SHIM), *args, "--sync-fd", str(w)], pass_fds=(w,),
                           capture_output=True, text=True, timeout=30)
     os.close(w)
     data = os.read(r, 65536)
     os.close(r)
-    assert proc.returncode == 1
-    assert "--id" in json.loads(data)["error"]
-    assert "--id" in proc.stderr
+    return proc.returncode, proc.stderr, json.loads(data)
+
+
+def test_bad_options():
+    code, stderr, sync = run_bad("--id", "xyz")
+    assert code == 1
+    assert "--id" in sync["error"]
+    assert "--id" in stderr
     proc = subprocess.run([str(SHIM), "--bogus"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "--bogus" in proc.stderr
-    r, w = os.pipe()
-    proc = subprocess.run([str(SHIM), "--runtime-fd", "99", "--sync-fd", str(w)], pass_fds=(w,),
-                          capture_output=True, text=True, timeout=30)
-    os.close(w)
-    data = os.read(r, 65536)
-    os.close(r)
-    assert proc.returncode == 1
-    assert "--runtime-fd '99' is not an open fd" in json.loads(data)["error"], data
+    code, _, sync = run_bad("--runtime-fd", "99")
+    assert code == 1
+    assert "--runtime-fd '99' is not an open fd" in sync["error"], sync
 
 
 def test_sigterm_reaches_container(make_shim):

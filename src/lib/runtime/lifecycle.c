@@ -35,7 +35,6 @@ void container_runtime_of(struct container_service *svc, const char *id, char *p
 {
   char file[PATH_MAX];
   container_path(svc, id, "runtime", file, sizeof file);
-  snprintf(path, size, "%s", svc->rt.path);
   _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
   ssize_t n = fd >= 0 ? read(fd, path, size - 1) : -1;
   if (n > 1 && path[0] == '/')
